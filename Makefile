@@ -1,0 +1,43 @@
+# Two entry points for a fresh Debian machine, as root:
+#   make run   — set up, create the demo workspace, open the TUI
+#   make test  — set up (plus test-only tools), run the test suite
+PY       ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+ROOT     ?= /var/lib/dockyard
+APT_RUN  := crun runc busybox-static zstd python3-venv
+APT_TEST := skopeo umoci docker-registry tmux
+
+.PHONY: run test setup apt-run apt-test venv lint bench clean
+
+run: apt-run venv
+	$(BIN)/python -m engine.demo --root $(ROOT)
+	$(BIN)/dockyard --root $(ROOT)
+
+test: apt-run apt-test venv
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check engine tui tests bench
+	$(BIN)/mypy engine
+
+bench: apt-run apt-test venv
+	$(BIN)/python bench/load.py
+
+# apt-get only what is missing, so a set-up machine does not touch the network
+apt-run:
+	@bash scripts/apt-ensure.sh $(APT_RUN)
+
+apt-test:
+	@bash scripts/apt-ensure.sh $(APT_TEST)
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) build *.egg-info

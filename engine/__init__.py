@@ -1,0 +1,231 @@
+"""dockyard's engine: a daemonless container engine as a synchronous library.
+
+``Engine(root)`` opens (or creates) a state root and is the one public
+surface the CLI and the TUI call.  Every method is synchronous and may do
+I/O: call it from a worker thread in a UI.  Long operations take
+keyword-only ``progress=`` (a callable receiving :class:`Progress`) and
+``cancel=`` (a ``threading.Event``).  Failures raise
+:class:`~engine.errors.EngineError` subclasses whose ``str()`` is one line.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .errors import (
+    AlreadyExists,
+    Cancelled,
+    Conflict,
+    DigestMismatch,
+    EngineError,
+    InvalidArgument,
+    InvalidContent,
+    InvalidReference,
+    NotFound,
+    Unavailable,
+    UnsafeArchive,
+)
+from .images import ImageSummary
+from .progress import Progress, ProgressFn
+from .store import Event, Store, default_root
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyExists",
+    "Cancelled",
+    "Conflict",
+    "DigestMismatch",
+    "Engine",
+    "EngineError",
+    "Event",
+    "HistoryEntry",
+    "ImageSummary",
+    "InvalidArgument",
+    "InvalidContent",
+    "InvalidReference",
+    "NotFound",
+    "Progress",
+    "Unavailable",
+    "UnsafeArchive",
+    "__version__",
+    "default_root",
+]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One row of ``history``: a config history entry and its layer's size."""
+
+    image_id: str  # "<missing>" unless it is a local image
+    created: float
+    created_by: str
+    size: int
+    comment: str
+    empty_layer: bool
+
+
+class Engine:
+    def __init__(self, root: str | None = None) -> None:
+        from .images.store import ImageStore
+        from .snapshots import OverlaySnapshotter
+
+        self.store = Store(root or default_root())
+        self.root = self.store.root
+        self.snapshots = OverlaySnapshotter(self.store.db, self.store.path("snapshots"))
+        self.image_store = ImageStore(self.store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- images ----------------------------------------------------------
+    def images(self) -> list[ImageSummary]:
+        return self.image_store.summaries()
+
+    def resolve_image(self, ref: str) -> str:
+        return self.image_store.resolve(ref)
+
+    def image_inspect(self, ref: str) -> dict:
+        return self.image_store.inspect(self.image_store.resolve(ref))
+
+    def image_config(self, ref: str) -> dict:
+        return self.image_store.config(self.image_store.resolve(ref)).raw
+
+    def tag(self, source: str, target: str) -> str:
+        return self.image_store.tag(source, target)
+
+    def remove_image(self, ref: str, *, force: bool = False, prune: bool = True) -> list[str]:
+        from .images.remove import remove_image
+
+        return remove_image(self.store, self.image_store, self.snapshots, ref, force=force,
+                            prune=prune)
+
+    def history(self, ref: str) -> list[HistoryEntry]:
+        from .images.config import parse_rfc3339
+
+        image_id = self.image_store.resolve(ref)
+        cfg = self.image_store.config(image_id)
+        rec = self.image_store.record(image_id)
+        sizes = []
+        chain = rec.top_layer
+        while chain:
+            row = self.store.db.one("SELECT size, parent FROM layers WHERE chain_id = ?",
+                                    (chain,))
+            if row is None:
+                break
+            sizes.append(row["size"])
+            chain = row["parent"]
+        sizes.reverse()
+        out = []
+        layer_i = 0
+        for h in cfg.history:
+            empty = bool(h.get("empty_layer"))
+            size = 0
+            if not empty:
+                size = sizes[layer_i] if layer_i < len(sizes) else 0
+                layer_i += 1
+            created = parse_rfc3339(h["created"]) if h.get("created") else 0.0
+            out.append(HistoryEntry("<missing>", created, h.get("created_by", ""), size,
+                                    h.get("comment", ""), empty))
+        out.reverse()
+        if out:
+            out[0] = HistoryEntry(image_id, *[getattr(out[0], f) for f in (
+                "created", "created_by", "size", "comment", "empty_layer")])
+        return out
+
+    def load(self, src: BinaryIO, *, label: str = "archive", platform: str | None = None,
+             progress: ProgressFn | None = None,
+             cancel: threading.Event | None = None) -> list:
+        from .archive.load import load
+        from .images.reference import parse_platform
+
+        return load(self.store, self.snapshots, self.image_store, src, label=label,
+                    platform=parse_platform(platform) if platform else None,
+                    progress=progress, cancel=cancel)
+
+    def save(self, refs: Sequence[str], out: BinaryIO, *, format: str = "docker-archive",  # noqa: A002
+             progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> None:
+        from .archive.save import save
+
+        save(self.store, self.image_store, self.snapshots, list(refs), out,
+             format=format, progress=progress, cancel=cancel)  # type: ignore[arg-type]
+
+    def import_image(self, src: BinaryIO, *, source: str = "-", ref: str | None = None,
+                     changes: Sequence[str] = (), message: str = "",
+                     platform: str | None = None, progress: ProgressFn | None = None,
+                     cancel: threading.Event | None = None) -> str:
+        from .archive.importer import import_image
+        from .images.reference import parse
+
+        parsed = parse(ref) if ref else None
+        return import_image(self.store, self.snapshots, self.image_store, src, source=source,
+                            ref=parsed, changes=changes, message=message, platform=platform,
+                            progress=progress, cancel=cancel)
+
+    # -- system ----------------------------------------------------------
+    def events(self, *, since_ns: int = 0, until_ns: int | None = None,
+               follow: bool = False) -> Iterator[Event]:
+        from .store import events
+
+        if not follow:
+            cursor = 0
+            while batch := events.after(self.store.db, cursor, since_ns=since_ns,
+                                        until_ns=until_ns):
+                yield from batch
+                cursor = batch[-1].id
+            return
+        start = 0 if since_ns else events.last_id(self.store.db)
+        for ev in events.follow(self.store.db, start, until_ns=until_ns):
+            if ev.time_ns >= since_ns:
+                yield ev
+
+    def check(self, *, repair: bool = False):
+        from .store.check import check
+
+        return check(self.store, self.snapshots.root, repair=repair)
+
+    def info(self) -> dict:
+        counts = {
+            "Images": self.store.db.one("SELECT COUNT(*) AS n FROM images")["n"],  # type: ignore[index]
+            "Layers": self.store.db.one("SELECT COUNT(*) AS n FROM layers")["n"],  # type: ignore[index]
+        }
+        uname = os.uname()
+        st = os.statvfs(self.root)
+        return {
+            **counts,
+            "Containers": 0,
+            "DockyardRootDir": self.root,
+            "Driver": "overlay",
+            "KernelVersion": uname.release,
+            "OperatingSystem": _os_name(),
+            "OSType": "linux",
+            "Architecture": platform.machine(),
+            "NCPU": os.cpu_count(),
+            "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "DiskFree": st.f_bavail * st.f_frsize,
+            "ServerVersion": __version__,
+            "Python": sys.version.split()[0],
+        }
+
+
+def _os_name() -> str:
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"

@@ -1,0 +1,89 @@
+"""``dockyard`` — the Docker-compatible command line over the engine.
+
+One module per noun (image, system); Docker's top-level aliases (``images``,
+``rmi``, ``load`` …) share the same functions.  No arguments opens the TUI.
+Errors: an :class:`~engine.errors.EngineError` prints ``Error: <one line>``
+and exits with its ``exit_code``; a usage error exits 125 as Docker's does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..errors import EngineError
+from ..store import default_root
+
+NO_ROOT_NEEDED = {"version", None}
+
+
+class Group(click.Group):
+    """A click group that turns engine and usage errors into one line."""
+
+    def main(self, *args, **kwargs):  # noqa: ANN002, ANN003
+        kwargs.setdefault("standalone_mode", False)
+        try:
+            rv = super().main(*args, **kwargs)
+            if isinstance(rv, int):
+                sys.exit(rv)
+            return rv
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.exceptions.Abort:
+            sys.stderr.write("Aborted.\n")
+            sys.exit(130)
+        except click.UsageError as e:
+            cmd = e.ctx.command_path if e.ctx else "dockyard"
+            sys.stderr.write(f"{cmd}: {e.format_message()}\nSee '{cmd} --help'.\n")
+            sys.exit(125)
+        except click.ClickException as e:
+            sys.stderr.write(f"Error: {e.format_message()}\n")
+            sys.exit(e.exit_code)
+        except EngineError as e:
+            sys.stderr.write(f"Error: {e}\n")
+            sys.exit(e.exit_code)
+        except BrokenPipeError:
+            sys.exit(0)
+        except KeyboardInterrupt:
+            sys.stderr.write("\n")
+            sys.exit(130)
+
+
+@click.group(cls=Group, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", envvar="DOCKYARD_ROOT", default=default_root, show_default=True,
+              help="State root (or DOCKYARD_ROOT).")
+@click.pass_context
+def main(ctx: click.Context, root: str) -> None:
+    """Manage images and containers; with no command, open the TUI."""
+    ctx.ensure_object(dict)
+    ctx.obj["root"] = root
+    if ctx.invoked_subcommand not in NO_ROOT_NEEDED and os.geteuid() != 0:
+        raise click.ClickException(
+            "dockyard must run as root: the engine mounts overlay filesystems and "
+            "creates namespaces (try: sudo dockyard)")
+    if ctx.invoked_subcommand is None:
+        from ..tui_entry import open_tui
+
+        open_tui(root)
+
+
+def engine_of(ctx: click.Context):
+    """The Engine for this invocation, opened on first use."""
+    from .. import Engine
+
+    obj = ctx.find_root().obj
+    if "engine" not in obj:
+        obj["engine"] = Engine(obj["root"])
+        ctx.call_on_close(obj["engine"].close)
+    return obj["engine"]
+
+
+from . import image, system  # noqa: E402
+
+image.register(main)
+system.register(main)
+
+__all__ = ["main"]
