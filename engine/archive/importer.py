@@ -14,7 +14,8 @@ import time
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from ..images.config import apply_changes, format_created
+from ..images.changes import apply_changes
+from ..images.config import format_created
 from ..images.digest import sha256_digest
 from ..images.reference import Reference, default_platform, parse_platform
 from ..images.store import ImageStore

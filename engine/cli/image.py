@@ -77,7 +77,8 @@ def images_cmd(repository, show_all, quiet, digests, no_trunc, filters, fmt):
                 "ID": img.id if no_trunc else short_id(img.id),
                 "Repository": repo, "Tag": tag,
                 "SharedSize": "N/A", "UniqueSize": "N/A",
-                "Size": output.size_text(img.size), "VirtualSize": output.size_text(img.size),
+                "Size": output.size_text(img.size, 3),
+                "VirtualSize": output.size_text(img.size, 3),
             })
     default = IMAGES_TABLE_DIGESTS if digests else IMAGES_TABLE
     if fmt and fmt.strip() == "table" and digests:

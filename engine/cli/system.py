@@ -92,7 +92,7 @@ def events_cmd(since, until, filters, fmt):
     since_ns = _when(since, now) or 0
     until_ns = _when(until, now)
     eng = _engine()
-    follow = until_ns is None
+    follow = until_ns is None or until_ns > time.time_ns()
     for ev in eng.events(since_ns=since_ns, until_ns=until_ns, follow=follow):
         if "type" in wanted and ev.type not in wanted["type"]:
             continue

@@ -188,7 +188,7 @@ class ImageStore:
                 for d in self.digests_of(image_id)],
             "Parent": rec.parent,
             "Comment": raw.get("comment", ""),
-            "Created": format_created(cfg.created) if cfg.created else "",
+            "Created": cfg.created_text,
             "DockerVersion": raw.get("docker_version", ""),
             "Author": raw.get("author", ""),
             "Config": _docker_config(raw.get("config") or {}),

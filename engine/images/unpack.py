@@ -63,7 +63,7 @@ class Unpacker:
                 report(progress, sid, "Already exists")
                 continue
             parent = chains[i - 1] if i else None
-            self._extract(diff, chain, parent, lambda: opener(i),
+            self._extract(diff, chain, parent, lambda i=i: opener(i),
                           f"{label}layer {i + 1}/{len(diff_ids)} ({diff})", cancel)
             report(progress, sid, "Loaded")
         return chains

@@ -1,0 +1,74 @@
+"""Looking a path up in a stack of overlay-form layer dirs, as overlayfs would.
+
+Used where one layer needs to see the layers under it without mounting
+them: a hard link whose target lives lower down (copied up, like the
+kernel does on ``link(2)``), the metadata of a parent directory the tar
+did not list, and ``docker diff``'s "Added or Changed".  Every component
+is ``lstat``-ed inside each layer dir, so nothing here follows a symlink
+out of the stack, not even one planted by an earlier layer.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+
+OPAQUE_XATTR = "trusted.overlay.opaque"
+
+
+class ThroughSymlink(Exception):
+    """The visible object at ``prefix`` (a parent component) is a symlink."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(prefix)
+        self.prefix = prefix
+
+
+def is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def lookup(layers: Sequence[str], comps: Sequence[str]) -> tuple[str, os.stat_result] | None:
+    """The top-most visible object at ``comps`` in ``layers`` (top first).
+
+    ``None`` when the merged view has nothing there (missing, whited out,
+    hidden by an opaque directory or by a non-directory parent).  Raises
+    :class:`ThroughSymlink` when reaching it would resolve a symlink.
+    """
+    if not comps:
+        raise ValueError("the root is always a directory")
+    last = len(comps) - 1
+    shadowed = 0  # components that some higher layer had as a directory
+    for layer in layers:
+        path = layer
+        hide_below = False
+        for i, comp in enumerate(comps):
+            path = os.path.join(path, comp)
+            try:
+                st = os.lstat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            if is_whiteout(st):
+                return None
+            if i == last:
+                return path, st
+            if not stat.S_ISDIR(st.st_mode):
+                # A non-directory under a higher layer's directory is hidden
+                # by it; only a visible one is a parent of our path.
+                if stat.S_ISLNK(st.st_mode) and i >= shadowed:
+                    raise ThroughSymlink("/".join(comps[: i + 1]))
+                return None
+            shadowed = max(shadowed, i + 1)
+            if is_opaque(path):
+                hide_below = True
+        if hide_below:
+            return None
+    return None

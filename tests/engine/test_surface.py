@@ -1,0 +1,54 @@
+"""The engine's public surface and its promises about imports."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import engine
+from tests.conftest import REPO
+
+
+def test_engine_never_imports_textual() -> None:
+    code = ("import sys, engine, engine.cli, engine.archive.load, engine.archive.save, "
+            "engine.store.check; print('textual' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
+def test_all_names_exist() -> None:
+    for name in engine.__all__:
+        assert hasattr(engine, name), name
+    assert sorted(engine.__all__) == sorted(set(engine.__all__))
+
+
+def test_every_error_is_one_engine_error_tree() -> None:
+    from engine import errors
+
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.EngineError)
+        assert name in (errors.__doc__ or ""), f"{name} missing from the drawn tree"
+
+
+def test_skips_fail_under_ci(tmp_path) -> None:
+    (tmp_path / "conftest.py").write_text(
+        (REPO / "tests" / "conftest.py").read_text().split("@pytest.fixture")[0]
+        .replace("REPO = Path(__file__).resolve().parents[1]", f"REPO = Path({str(REPO)!r})"))
+    (tmp_path / "test_x.py").write_text(textwrap.dedent("""
+        import pytest
+        def test_skipped():
+            pytest.skip("no tool")
+    """))
+    env = {**os.environ, "CI": "true"}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 1, r.stdout
+    assert "1 failed" in r.stdout
+    env["CI"] = ""
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0 and "1 skipped" in r.stdout
