@@ -26,7 +26,6 @@ from ..snapshots import OverlaySnapshotter
 from ..store import Store
 
 
-
 def import_image(store: Store, snapshots: OverlaySnapshotter, images: ImageStore,
                  src: BinaryIO, *, source: str, ref: Reference | None = None,
                  changes: Sequence[str] = (), message: str = "", platform: str | None = None,

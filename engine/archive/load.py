@@ -197,9 +197,9 @@ class Loader:
             tags = []
             for t in e.get("RepoTags") or []:
                 tags.append(self._tag(t, where))
-            manifest_digest = oci_manifests.get(cfg_digest)
+            manifest_digest, manifest_bytes = oci_manifests.get(cfg_digest, (None, None))
             out.append(self._image(cfg, cfg_bytes, cfg_digest, layers, tags, manifest_digest,
-                                   where))
+                                   where, manifest_bytes=manifest_bytes))
         return out
 
     def _tag(self, t: object, where: str) -> Reference:
@@ -211,9 +211,10 @@ class Loader:
             raise InvalidContent(f"{where}: invalid tag {t!r}: {err}") from None
         return ref.tagged_or_latest()
 
-    def _oci_manifests_by_config(self) -> dict[str, str]:
-        """config digest → manifest digest, from an index.json beside manifest.json."""
-        out: dict[str, str] = {}
+    def _oci_manifests_by_config(self) -> dict[str, tuple[str, bytes]]:
+        """config digest → (manifest digest, bytes), from an index.json beside
+        manifest.json (as Docker ≥ 25 writes), so a round trip keeps the digest."""
+        out: dict[str, tuple[str, bytes]] = {}
         try:
             index = mf.parse_index(self.bytes_of("index.json"))
         except EngineError:
@@ -221,10 +222,12 @@ class Loader:
         for d in index.manifests:
             path = f"blobs/{d.digest.replace(':', '/')}"
             try:
-                m = mf.parse_manifest(self.bytes_of(path), digest=d.digest)
+                data = self.bytes_of(path)
+                m = mf.parse_manifest(data, digest=d.digest)
             except EngineError:
                 continue
-            out[m.config.digest] = d.digest
+            if sha256_digest(data) == d.digest:
+                out[m.config.digest] = (d.digest, data)
         return out
 
     def _plan_oci(self) -> list[NewImage]:
@@ -269,12 +272,12 @@ class Loader:
                                  f"{len(cfg.diff_ids)} diff_ids")
         img = NewImage(config_digest=cfg_digest, diff_ids=list(cfg.diff_ids),
                        created=cfg.created, tags=tags, manifest_digest=manifest_digest)
+        if manifest_digest:  # as containerd-backed Docker: name@manifest-digest resolves
+            img.repo_digests = [(t.name, manifest_digest) for t in tags]
         img.blobs[cfg_digest] = self.ensure_blob(cfg_bytes, "")[1], mf.OCI_CONFIG
         if manifest_bytes is not None and manifest_digest:
             img.blobs[manifest_digest] = (self.ensure_blob(manifest_bytes, "")[1],
                                           mf.OCI_MANIFEST)
-        elif manifest_digest:
-            img.blobs[manifest_digest] = (self.store.blobs.size(manifest_digest), mf.OCI_MANIFEST)
         self.layer_paths[cfg_digest] = layers
         for (path, media), diff in zip(layers, cfg.diff_ids, strict=True):
             path = self.staged.resolve(path)

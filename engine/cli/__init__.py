@@ -49,6 +49,16 @@ class Group(click.Group):
         except KeyboardInterrupt:
             sys.stderr.write("\n")
             sys.exit(130)
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            sys.stderr.write(f"Error: {where}{e.strerror or e}\n")
+            sys.exit(1)
+        except Exception as e:  # a bug: still one line, the traceback on request
+            if os.environ.get("DOCKYARD_DEBUG"):
+                raise
+            sys.stderr.write(f"Error: internal error: {type(e).__name__}: {e} "
+                             "(set DOCKYARD_DEBUG=1 for a traceback)\n")
+            sys.exit(1)
 
 
 @click.group(cls=Group, invoke_without_command=True,

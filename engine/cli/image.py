@@ -186,7 +186,7 @@ def history_cmd(image, human, quiet, no_trunc, fmt):
                              else output.created_at_text(e.created)) if e.created else "N/A",
             "CreatedAt": output.created_at_text(e.created),
             "CreatedBy": created_by,
-            "Size": output.size_text(e.size) if human else str(e.size),
+            "Size": output.size_text(e.size, 3) if human else str(e.size),
             "Comment": e.comment,
         })
     click.echo(output.render(rows, fmt, default_table=HISTORY_TABLE, headers=HISTORY_HEADERS),
@@ -203,12 +203,12 @@ def load_cmd(path, quiet, platform):
     eng = _engine()
     if path is None and sys.stdin.isatty():
         raise InvalidArgument("requested load from stdin, but stdin is empty")
-    src = open(path, "rb") if path else sys.stdin.buffer  # noqa: SIM115
-    label = path or "stdin"
     try:
-        loaded = eng.load(src, label=label, platform=platform)
+        src = open(path, "rb") if path else sys.stdin.buffer  # noqa: SIM115
     except FileNotFoundError:
         raise NotFound(f"open {path}: no such file or directory") from None
+    try:
+        loaded = eng.load(src, label=path or "stdin", platform=platform)
     finally:
         if path:
             src.close()

@@ -178,7 +178,6 @@ class ImageStore:
         rec = self.record(image_id)
         cfg = self.config(image_id)
         raw = cfg.raw
-        from .config import format_created
 
         return {
             "Id": image_id,

@@ -26,15 +26,23 @@ from typing import BinaryIO, Literal
 from ..errors import Cancelled, InvalidContent, UnsafeArchive
 from . import OPAQUE, WHITEOUT_PREFIX, ApplyResult
 from .compression import open_uncompressed
-from .merged import OPAQUE_XATTR, ThroughSymlink, lookup
+from .merged import (
+    FILE_FLAGS,
+    IGNORED_XATTR_ERRNOS,
+    OPAQUE_XATTR,
+    ThroughSymlink,
+    copy_up,
+    copy_xattrs,
+    is_whiteout,
+    lookup,
+    split_path,
+)
 from .tarstream import Entry, TarReader, quote
 
 __all__ = ["apply_layer"]
 
 MAX_NAME = 4096  # PATH_MAX: nothing longer can be created anyway
-_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _REGULAR = {b"0", b"\0", b"7"}
-_IGNORED_XATTR_ERRNOS = {errno.ENOTSUP, errno.EPERM}  # what Docker ignores too
 _CONTENT_ERRNOS = {errno.ENOENT, errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ELOOP,
                    errno.ENAMETOOLONG, errno.EINVAL, errno.ENOTEMPTY, errno.EMLINK}
 
@@ -56,43 +64,33 @@ def apply_layer(
     for the metadata of parent dirs the tar does not list.
     ``whiteouts="delete"``: ``dest`` is a flat rootfs and deletions delete.
     """
-    applier = _Applier(os.path.abspath(dest), label, list(parents), whiteouts)
+    applier = _Applier(os.path.abspath(dest), label, list(parents), whiteouts, cancel)
     reader = TarReader(open_uncompressed(stream, label=label), label)
-    for entry in reader:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled(f"{label}: cancelled")
-        try:
-            applier.apply(entry, reader)
-        except OSError as e:
-            # Errors the tar's shape causes are content errors; the rest
-            # (ENOSPC, EIO, EACCES…) are the host's and propagate as they are.
-            if e.errno not in _CONTENT_ERRNOS:
-                raise
-            raise InvalidContent(f"{label}: entry {quote(entry.name)}: {e.strerror}",
-                                 entry=entry.name) from e
-    diff_id = reader.finish()
+    try:
+        for entry in reader:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"{label}: cancelled")
+            try:
+                applier.apply(entry, reader)
+            except OSError as e:
+                # Errors the tar's shape causes are content errors; the rest
+                # (ENOSPC, EIO, EACCES…) are the host's and propagate as is.
+                if e.errno not in _CONTENT_ERRNOS:
+                    raise
+                raise InvalidContent(f"{label}: entry {quote(entry.name)}: {e.strerror}",
+                                     entry=entry.name) from e
+        diff_id = reader.finish()
+    finally:
+        reader.close()
     applier.finish()
     return ApplyResult(diff_id, applier.size, applier.files)
 
 
-def _split(name: str) -> list[str] | None:
-    """Lexical normalisation; ``None`` if ``..`` climbs above the root."""
-    out: list[str] = []
-    for part in name.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not out:
-                return None
-            out.pop()
-        else:
-            out.append(part)
-    return out
-
-
 class _Applier:
-    def __init__(self, dest: str, label: str, parents: list[str], mode: str) -> None:
+    def __init__(self, dest: str, label: str, parents: list[str], mode: str,
+                 cancel: threading.Event | None) -> None:
         self.dest = dest
+        self.cancel = cancel
         self.label = label
         self.parents = parents
         self.overlay = mode == "overlay"
@@ -114,17 +112,20 @@ class _Applier:
     def _full(self, rel: str) -> str:
         return os.path.join(self.dest, rel) if rel else self.dest
 
-    def _clean(self, name: str, what: str = "path") -> list[str]:
-        if "\0" in name:
+    def _clean(self, name: str, link: str | None = None) -> list[str]:
+        """``name`` (or the hard link target ``link``) as checked components."""
+        value = name if link is None else link
+        what = "path" if link is None else f"hard link target {quote(link)}"
+        if "\0" in value:
             raise self._unsafe(name, f"{what} contains a NUL byte")
-        if len(os.fsencode(name)) > MAX_NAME:
+        if len(os.fsencode(value)) > MAX_NAME:
             raise self._invalid(name, f"{what} is longer than {MAX_NAME} bytes")
-        comps = _split(name)
+        comps = split_path(value)
         if comps is None:
             raise self._unsafe(name, f"{what} escapes the layer root")
         # "/" alone is the root (kaniko writes it); any other absolute name
         # is refused rather than silently re-rooted.
-        if name.startswith("/") and comps:
+        if value.startswith("/") and comps:
             raise self._unsafe(name, f"{what} is absolute")
         return comps
 
@@ -172,7 +173,12 @@ class _Applier:
             if sub in self.dirs:
                 continue
             st = self._lstat(sub)
-            if st is None:
+            if st is not None and self.overlay and is_whiteout(st) and create:
+                self._remove(sub, st)  # deleted below, re-made by this layer
+                os.mkdir(self._full(sub), 0o755)
+                self._opaque(self._full(sub))
+                self.written.add(sub)
+            elif st is None:
                 if not create:
                     return None
                 self._mkdir_like_lower(comps[:i], sub)
@@ -200,23 +206,8 @@ class _Applier:
             lower, st = found
             os.lchown(full, st.st_uid, st.st_gid)
             os.chmod(full, stat.S_IMODE(st.st_mode))
-            self._copy_xattrs(lower, full)
+            copy_xattrs(lower, full)
             self.dir_times[rel] = st.st_mtime_ns
-
-    def _copy_xattrs(self, src: str, dst: str) -> None:
-        try:
-            names = os.listxattr(src, follow_symlinks=False)
-        except OSError:
-            return
-        for key in names:
-            if key.startswith("trusted.overlay."):
-                continue
-            try:
-                value = os.getxattr(src, key, follow_symlinks=False)
-                os.setxattr(dst, key, value, follow_symlinks=False)
-            except OSError as e:
-                if e.errno not in _IGNORED_XATTR_ERRNOS:
-                    raise
 
     def _set_xattrs(self, target: str | int, entry: Entry) -> None:
         follow = isinstance(target, int)  # an fd follows nothing, and refuses the flag
@@ -228,7 +219,7 @@ class _Applier:
             try:
                 os.setxattr(target, key, value, follow_symlinks=follow)
             except OSError as e:
-                if e.errno not in _IGNORED_XATTR_ERRNOS:
+                if e.errno not in IGNORED_XATTR_ERRNOS:
                     raise self._invalid(entry.name, f"xattr {key}: {e.strerror}") from None
 
     # -- entries ---------------------------------------------------------
@@ -268,6 +259,8 @@ class _Applier:
         elif kind == b"5":
             if st is None or not stat.S_ISDIR(st.st_mode):
                 os.mkdir(full, 0o700)
+                if self.overlay and st is not None and is_whiteout(st):
+                    self._opaque(full)  # as mkdir over a whiteout does in overlayfs
             self.dirs.add(rel)
             self._metadata(full, entry)
             self.dir_times[rel] = entry.mtime_ns
@@ -291,9 +284,11 @@ class _Applier:
         self._set_xattrs(path, entry)
 
     def _file(self, full: str, entry: Entry, reader: TarReader) -> None:
-        fd = os.open(full, _FILE_FLAGS, 0o600)
+        fd = os.open(full, FILE_FLAGS, 0o600)
         try:
             for chunk in reader.chunks():
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Cancelled(f"{self.label}: cancelled")  # a big file is not "between"
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view):]
@@ -307,7 +302,7 @@ class _Applier:
 
     def _link_source(self, entry: Entry) -> str:
         """The path in dest a hard link entry should link to."""
-        comps = self._clean(entry.linkname, "hard link target")
+        comps = self._clean(entry.name, entry.linkname)
         name = entry.name
         if not comps:
             raise self._unsafe(name, "hard link to a directory")
@@ -333,43 +328,20 @@ class _Applier:
         parent = self._ensure_dir(comps[:-1], name)
         rel = f"{parent}/{comps[-1]}" if parent else comps[-1]
         full = self._full(rel)
-        if stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(lower), full)
-        elif stat.S_ISFIFO(st.st_mode):
-            os.mkfifo(full, 0o600)
-        else:
-            src = os.open(lower, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            try:
-                dst = os.open(full, _FILE_FLAGS, 0o600)
-                try:
-                    while chunk := os.read(src, 1 << 20):
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(dst, view):]
-                finally:
-                    os.close(dst)
-            finally:
-                os.close(src)
-            self.size += st.st_size
-        os.lchown(full, st.st_uid, st.st_gid)
-        if not stat.S_ISLNK(st.st_mode):
-            os.chmod(full, stat.S_IMODE(st.st_mode))
-        self._copy_xattrs(lower, full)
-        os.utime(full, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+        self.size += copy_up(lower, st, full)
         self.written.add(rel)
         return full
 
     def _whiteout(self, comps: list[str], entry: Entry) -> None:
         name, base = entry.name, comps[-1]
-        # A flat rootfs has nothing to delete under a dir it lacks; an
-        # overlay layer needs the dir to carry the deletion.
-        create = self.overlay
         if base == OPAQUE:
-            rel = self._find_dir(comps[:-1], name, create)
+            # An overlay layer needs the dir to carry the marker; a flat
+            # rootfs has nothing to clear in a dir it lacks.
+            rel = self._find_dir(comps[:-1], name, self.overlay)
             if rel is None:
                 return
             if self.overlay:
-                os.setxattr(self._full(rel), OPAQUE_XATTR, b"y", follow_symlinks=False)
+                self._opaque(self._full(rel))
             else:
                 self._clear_opaque(rel)
             return
@@ -378,18 +350,31 @@ class _Applier:
         target = base[len(WHITEOUT_PREFIX):]
         if target in ("", ".", ".."):
             raise self._unsafe(name, "whiteout escapes its directory")
-        parent = self._find_dir(comps[:-1], name, create)
+        # Only hide what a lower layer has: overlayfs shows a whiteout in a
+        # directory no lower layer has as a stray 0/0 device, and the kernel
+        # itself never leaves one there.
+        hides = self.overlay and self._below([*comps[:-1], target])
+        parent = self._find_dir(comps[:-1], name, hides)
         if parent is None:
             return
         rel = f"{parent}/{target}" if parent else target
         st = self._lstat(rel)
         if st is not None:
             self._remove(rel, st)
-        if self.overlay:
+        if hides:
             full = self._full(rel)
             os.mknod(full, stat.S_IFCHR, os.makedev(0, 0))
             os.lchown(full, entry.uid, entry.gid)
             os.utime(full, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
+
+    def _opaque(self, full: str) -> None:
+        os.setxattr(full, OPAQUE_XATTR, b"y", follow_symlinks=False)
+
+    def _below(self, comps: list[str]) -> bool:
+        try:
+            return bool(self.parents) and lookup(self.parents, comps) is not None
+        except ThroughSymlink:
+            return False  # the lowers' path goes elsewhere: nothing here to hide
 
     def _clear_opaque(self, rel: str) -> None:
         # Docker's rule: everything below the dir that this layer did not

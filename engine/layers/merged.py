@@ -1,4 +1,4 @@
-"""Looking a path up in a stack of overlay-form layer dirs, as overlayfs would.
+"""Looking a path up in a stack of overlay-form layer dirs, and copying up.
 
 Used where one layer needs to see the layers under it without mounting
 them: a hard link whose target lives lower down (copied up, like the
@@ -10,11 +10,33 @@ out of the stack, not even one planted by an earlier layer.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Sequence
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
+FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+IGNORED_XATTR_ERRNOS = {errno.ENOTSUP, errno.EPERM}  # what Docker ignores too
+
+
+def split_path(name: str) -> list[str] | None:
+    """Lexical normalisation; ``None`` if ``..`` climbs above the root.
+
+    Lexical on purpose: nothing is resolved, so a symlink on the way cannot
+    change what a name means.
+    """
+    out: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not out:
+                return None
+            out.pop()
+        else:
+            out.append(part)
+    return out
 
 
 class ThroughSymlink(Exception):
@@ -72,3 +94,50 @@ def lookup(layers: Sequence[str], comps: Sequence[str]) -> tuple[str, os.stat_re
         if hide_below:
             return None
     return None
+
+
+def copy_xattrs(src: str, dst: str) -> None:
+    """``src``'s xattrs onto ``dst``, except overlayfs' own (a copy is never opaque)."""
+    try:
+        names = os.listxattr(src, follow_symlinks=False)
+    except OSError:
+        return
+    for key in names:
+        if key.startswith("trusted.overlay."):
+            continue
+        try:
+            value = os.getxattr(src, key, follow_symlinks=False)
+            os.setxattr(dst, key, value, follow_symlinks=False)
+        except OSError as e:
+            if e.errno not in IGNORED_XATTR_ERRNOS:
+                raise
+
+
+def copy_up(lower: str, st: os.stat_result, dst: str) -> int:
+    """Copy the non-directory ``lower`` (lstat ``st``) to the new path ``dst``,
+    metadata included, as overlayfs' copy-up does; the bytes copied."""
+    copied = 0
+    if stat.S_ISLNK(st.st_mode):
+        os.symlink(os.readlink(lower), dst)
+    elif stat.S_ISFIFO(st.st_mode):
+        os.mkfifo(dst, 0o600)
+    else:
+        src = os.open(lower, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            out = os.open(dst, FILE_FLAGS, 0o600)
+            try:
+                while chunk := os.read(src, 1 << 20):
+                    copied += len(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(out, view):]
+            finally:
+                os.close(out)
+        finally:
+            os.close(src)
+    os.lchown(dst, st.st_uid, st.st_gid)
+    if not stat.S_ISLNK(st.st_mode):
+        os.chmod(dst, stat.S_IMODE(st.st_mode))  # after chown, which clears setuid
+    copy_xattrs(lower, dst)
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+    return copied

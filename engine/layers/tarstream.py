@@ -11,7 +11,6 @@ including the end blocks and any padding after them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tarfile
 from collections.abc import Iterator
@@ -20,9 +19,9 @@ from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
 from ..errors import InvalidContent
+from .prefetch import CHUNK, Prefetch
 
 BLOCK = 512
-CHUNK = 1 << 20
 MAX_EXTENDED = 1 << 20
 _ENC, _ERR = "utf-8", "surrogateescape"
 _EXTENDED = {b"x", b"g", b"L", b"K"}
@@ -106,9 +105,8 @@ class TarReader:
     """
 
     def __init__(self, stream: BinaryIO, label: str) -> None:
-        self._f = stream
+        self._f = Prefetch(stream)
         self._label = label
-        self._hash = hashlib.sha256()
         self.pos = 0
         self._entry: Entry | None = None
         self._left = 0  # data bytes of the current entry not yet read
@@ -126,7 +124,6 @@ class TarReader:
         except InvalidContent as e:  # decompression damage: say where it was hit
             reason = e.context.get("reason", str(e))
             raise InvalidContent(f"{self._where()}: {reason}") from None
-        self._hash.update(data)
         self.pos += len(data)
         return data
 
@@ -202,31 +199,38 @@ class TarReader:
                 name = pax["path"].decode(_ENC, _ERR)
             if "linkpath" in pax:
                 link = pax["linkpath"].decode(_ENC, _ERR)
-            where = f"{self._label}: entry {quote(name)}"
-            size = _pax_int(merged, "size", size, where)
-            mtime_ns = info.mtime * 1_000_000_000
-            if "mtime" in merged:
-                mtime_ns = _pax_time_ns(merged["mtime"], where)
-            if any(k.startswith("GNU.sparse.") for k in merged) or info.type == b"S":
-                raise InvalidContent(f"{where}: sparse files are not supported")
-            entry = Entry(
-                name=name, type=info.type, size=size, mode=info.mode & 0o7777,
-                uid=_pax_int(merged, "uid", info.uid, where),
-                gid=_pax_int(merged, "gid", info.gid, where),
-                mtime_ns=mtime_ns, linkname=link,
-                devmajor=info.devmajor, devminor=info.devminor, offset=offset,
-                xattrs={k[len(XATTR_PAX):]: v for k, v in merged.items()
-                        if k.startswith(XATTR_PAX)},
-            )
+            if merged:
+                entry = self._with_pax(info, name, link, merged, offset)
+            else:  # the common case, kept cheap: no PAX, no quoting
+                entry = Entry(name, info.type, info.size, info.mode & 0o7777, info.uid,
+                              info.gid, int(info.mtime) * 1_000_000_000, link,
+                              info.devmajor, info.devminor, offset)
             pax, longname, longlink = {}, None, None
-            if size < 0:
-                raise InvalidContent(f"{where}: negative size")
+            self._entry = entry
+            if info.type == b"S":
+                raise InvalidContent(f"{self._where()}: sparse files are not supported")
+            if entry.size < 0:
+                raise InvalidContent(f"{self._where()}: negative size")
             # Links, dirs and devices carry no data in any writer we know;
             # honour a size anyway so the stream stays in step.
-            self._entry = entry
-            self._left = size
-            self._pad = -size % BLOCK
+            self._left = entry.size
+            self._pad = -entry.size % BLOCK
             yield entry
+
+    def _with_pax(self, info: tarfile.TarInfo, name: str, link: str,
+                  pax: dict[str, bytes], offset: int) -> Entry:
+        where = f"{self._label}: entry {quote(name)}"
+        if any(k.startswith("GNU.sparse.") for k in pax):
+            raise InvalidContent(f"{where}: sparse files are not supported")
+        mtime_ns = int(info.mtime) * 1_000_000_000
+        if "mtime" in pax:
+            mtime_ns = _pax_time_ns(pax["mtime"], where)
+        return Entry(
+            name, info.type, _pax_int(pax, "size", info.size, where), info.mode & 0o7777,
+            _pax_int(pax, "uid", info.uid, where), _pax_int(pax, "gid", info.gid, where),
+            mtime_ns, link, info.devmajor, info.devminor, offset,
+            {k[len(XATTR_PAX):]: v for k, v in pax.items() if k.startswith(XATTR_PAX)},
+        )
 
     def finish(self) -> str:
         """Drain to EOF (end blocks, padding, trailing bytes); the DiffID."""
@@ -234,4 +238,8 @@ class TarReader:
         self._entry = None
         while self._read(CHUNK):
             pass
-        return "sha256:" + self._hash.hexdigest()
+        return "sha256:" + self._f.hexdigest()
+
+    def close(self) -> None:
+        """Stop the read-ahead thread; call on every path."""
+        self._f.close()

@@ -36,7 +36,10 @@ def test_skopeo_reads_both_formats(root, tmp_path, src: Path) -> None:
         dockyard(root, "save", "--format", fmt, "-o", str(path), tag)
         seen = skopeo_inspect(f"{transport}:{path}")
         assert seen["Architecture"] == info["Architecture"]
-        assert seen["Layers"] == saved_layer_digests(path)
+        if fmt == "oci-archive":
+            assert seen["Layers"] == saved_layer_digests(path)
+        else:  # skopeo reads a docker-archive's layers as uncompressed: DiffIDs
+            assert seen["Layers"] == info["RootFS"]["Layers"]
     with tarfile.open(tmp_path / "oci-archive.tar") as tar:
         index = json.load(tar.extractfile("index.json"))
     digest = index["manifests"][0]["digest"]
@@ -52,9 +55,11 @@ def test_skopeo_written_archive_loads(root, tmp_path) -> None:
     assert r.returncode == 0, r.stderr.decode()
     other = tmp_path / "other-root"
     out = dockyard(other, "load", "-i", str(tmp_path / "copied.tar")).stdout.decode()
-    ids = dockyard(other, "images", "-q", "--no-trunc").stdout.decode().split()
-    assert ids == dockyard(root, "images", "-q", "--no-trunc").stdout.decode().split()
-    assert out.startswith("Loaded image")
+    assert out == "Loaded image: copied:1\n"
+    # skopeo rewrites the config when it converts formats, so compare the layers
+    layers = ["image", "inspect", "-f", "{{json .RootFS.Layers}}"]
+    assert dockyard(other, *layers, "copied:1").stdout == \
+        dockyard(root, *layers, "busybox:1.37.0-musl").stdout
 
 
 def test_umoci_unpacks_what_we_save(root, tmp_path) -> None:

@@ -71,7 +71,10 @@ def test_round_trip_overlay(tmp_path: Path) -> None:
     written = write_layer(str(src), out)
     tar = out.getvalue()
     assert written.diff_id == sha(tar)
-    applied = apply_layer(io.BytesIO(tar), str(dest), label="layer test")
+    lower = tmp_path / "lower"
+    (lower / "etc").mkdir(parents=True)
+    (lower / "etc" / "gone").write_text("what the whiteout hides\n")
+    applied = apply_layer(io.BytesIO(tar), str(dest), label="layer test", parents=[str(lower)])
     assert applied.diff_id == written.diff_id
     assert applied.size == written.size == os.path.getsize(src / "bin" / "busybox") + 2 + 26 \
         + 9 + 12 + 11 + 8

@@ -1,0 +1,1 @@
+"""dockyard's Textual app (the Containers, Images, Layers and Disk panes)."""
