@@ -1,12 +1,13 @@
-"""A streaming tar reader that hashes every byte it consumes.
+"""A streaming tar reader that also yields the DiffID of what it read.
 
 :mod:`tarfile` in stream mode is close, but it reads a PAX or GNU
-long-name header of any claimed size into memory, stops hashing at the
+long-name header of any claimed size into memory, stops reading at the
 end-of-archive blocks, and reports damage as ``ReadError`` with no entry
 name.  This reader parses only headers with :meth:`TarInfo.frombuf` and
 does the rest itself: extended headers are capped at 1 MiB, entry data is
-handed out in 1 MiB chunks, and the DiffID covers everything to EOF,
-including the end blocks and any padding after them.
+handed out in 1 MiB chunks, and the DiffID (hashed by :mod:`.prefetch`)
+covers everything to EOF, including the end blocks and any padding after
+them.
 """
 
 from __future__ import annotations

@@ -182,6 +182,9 @@ def remove_tree(path: str) -> None:
     """rmtree that also clears immutable-free odd modes (dirs without +w)."""
     if not os.path.lexists(path):
         return
+    if not os.path.isdir(path) or os.path.islink(path):
+        os.unlink(path)
+        return
 
     def onerror(func, p, exc):  # noqa: ANN001
         try:
