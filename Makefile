@@ -14,7 +14,7 @@ run: apt-run venv
 	$(BIN)/python -m engine.demo --root $(ROOT)
 	$(BIN)/dockyard --root $(ROOT)
 
-test: apt-run apt-test venv
+test: apt-run apt-test venv lint
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: venv

@@ -11,13 +11,14 @@ layer this load added is removed again, so the store is as it was.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import posixpath
 import tarfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from ..errors import Cancelled, EngineError, InvalidContent, InvalidReference
 from ..images import manifest as mf
@@ -96,8 +97,7 @@ class Loader:
             return
         if not m.isfile():
             return
-        f = tar.extractfile(m)
-        assert f is not None
+        f = cast(BinaryIO, tar.extractfile(m))
         parts = name.split("/")
         expected = None
         if len(parts) == 3 and parts[0] == "blobs":
@@ -142,6 +142,9 @@ class Loader:
             yield io.BytesIO(self.staged.small[path])
         else:
             raise InvalidContent(f"{self.label}: {path}: missing from the archive")
+
+    def _open_nth(self, paths: list[str], n: int) -> contextlib.AbstractContextManager[BinaryIO]:
+        return self.open_path(paths[n])
 
     def ensure_blob(self, data: bytes, media_type: str) -> tuple[str, int]:
         digest = sha256_digest(data)
@@ -294,7 +297,7 @@ class Loader:
         for img in plans:
             paths = [p for p, _ in self.layer_paths[img.config_digest]]
             img.chains = self.unpacker.unpack(
-                img.diff_ids, lambda i, paths=paths: self.open_path(paths[i]),
+                img.diff_ids, functools.partial(self._open_nth, paths),
                 label=f"{self.label}: ", progress=self.progress, cancel=self.cancel)
             img.size = layer_size(self.store, img.chains)
         with self.store.db.write():

@@ -88,7 +88,7 @@ def images_cmd(repository, show_all, quiet, digests, no_trunc, filters, fmt):
 
 def _image_rows(img, reference_filter=None) -> list[tuple[str, str, str]]:
     """(repository, tag, digest) rows for one image, as `docker images` makes them."""
-    digests = {}
+    digests: dict[str, str] = {}
     for d in img.repo_digests:
         repo, _, digest = d.partition("@")
         digests.setdefault(repo, digest)

@@ -18,6 +18,7 @@ whose lease has expired, which ``system check --repair`` (GC) removes.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -63,7 +64,7 @@ class Unpacker:
                 report(progress, sid, "Already exists")
                 continue
             parent = chains[i - 1] if i else None
-            self._extract(diff, chain, parent, lambda i=i: opener(i),
+            self._extract(diff, chain, parent, functools.partial(opener, i),
                           f"{label}layer {i + 1}/{len(diff_ids)} ({diff})", cancel)
             report(progress, sid, "Loaded")
         return chains

@@ -11,6 +11,7 @@ leaves orphan files, never rows without files).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 
@@ -21,8 +22,8 @@ class Sweep:
     blobs: list[str] = field(default_factory=list)
 
 
-def mark_and_sweep(c: sqlite3.Connection, *, protected_blobs: set[str] = frozenset(),
-                   protected_snapshots: set[str] = frozenset()) -> Sweep:
+def mark_and_sweep(c: sqlite3.Connection, *, protected_blobs: Set[str] = frozenset(),
+                   protected_snapshots: Set[str] = frozenset()) -> Sweep:
     sweep = Sweep()
     layer_parent = {r["chain_id"]: r["parent"]
                     for r in c.execute("SELECT chain_id, parent FROM layers")}

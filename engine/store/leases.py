@@ -72,7 +72,7 @@ class Leases:
 
     def expired(self) -> list[tuple[str, str, str]]:
         """``(lease_id, kind, ref)`` for every ref of a dead process's lease."""
-        out = []
+        out: list[tuple[str, str, str]] = []
         for lease in self.db.query("SELECT id, pid, started FROM leases"):
             if abs(_start_time(lease["pid"]) - lease["started"]) < 0.5:
                 continue
