@@ -33,6 +33,7 @@ from .errors import (
 )
 from .images import ImageSummary
 from .progress import Progress, ProgressFn
+from .runtime import ContainerSummary
 from .store import Event, Store, default_root
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ __all__ = [
     "AlreadyExists",
     "Cancelled",
     "Conflict",
+    "ContainerSummary",
     "DigestMismatch",
     "Engine",
     "EngineError",
@@ -136,7 +138,7 @@ class Engine:
             if not empty:
                 size = sizes[layer_i] if layer_i < len(sizes) else 0
                 layer_i += 1
-            created = parse_rfc3339(h["created"]) if h.get("created") else 0.0
+            created = max(0.0, parse_rfc3339(h["created"])) if h.get("created") else 0.0
             out.append(HistoryEntry("<missing>", created, h.get("created_by", ""), size,
                                     h.get("comment", ""), empty))
         out.reverse()
@@ -174,7 +176,29 @@ class Engine:
                             ref=parsed, changes=changes, message=message, platform=platform,
                             progress=progress, cancel=cancel)
 
+    def image_layers(self, ref: str) -> list:
+        """The image's layer stack (oldest first) as :class:`usage.LayerInfo`."""
+        from .usage.layers import image_layers
+
+        return image_layers(self.store, self.image_store, self.image_store.resolve(ref))
+
+    # -- containers ------------------------------------------------------
+    def containers(self, *, all: bool = True) -> list[ContainerSummary]:  # noqa: A002
+        """Containers, newest first (``all=False``: running ones only)."""
+        return []
+
     # -- system ----------------------------------------------------------
+    def last_event_id(self) -> int:
+        from .store import events
+
+        return events.last_id(self.store.db)
+
+    def events_after(self, last_id: int, *, limit: int = 1000) -> list[Event]:
+        """Events with ids above ``last_id`` (poll this from a worker)."""
+        from .store import events
+
+        return events.after(self.store.db, last_id, limit=limit)
+
     def events(self, *, since_ns: int = 0, until_ns: int | None = None,
                follow: bool = False) -> Iterator[Event]:
         from .store import events
