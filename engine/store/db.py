@@ -92,6 +92,43 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (lease_id, kind, ref)
     );
     """,
+    # 2: containers and volumes
+    """
+    CREATE TABLE containers (
+        id            TEXT PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        image         TEXT NOT NULL,
+        image_id      TEXT NOT NULL REFERENCES images(id),
+        created       REAL NOT NULL,
+        config        TEXT NOT NULL,
+        host_config   TEXT NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'created',
+        pid           INTEGER NOT NULL DEFAULT 0,
+        monitor_pid   INTEGER NOT NULL DEFAULT 0,
+        exit_code     INTEGER NOT NULL DEFAULT 0,
+        oom_killed    INTEGER NOT NULL DEFAULT 0,
+        error         TEXT NOT NULL DEFAULT '',
+        started_at    REAL NOT NULL DEFAULT 0,
+        finished_at   REAL NOT NULL DEFAULT 0,
+        restart_count INTEGER NOT NULL DEFAULT 0,
+        stopped_by_user INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX containers_image ON containers(image_id);
+    CREATE TABLE volumes (
+        name      TEXT PRIMARY KEY,
+        driver    TEXT NOT NULL DEFAULT 'local',
+        created   REAL NOT NULL,
+        labels    TEXT NOT NULL DEFAULT '{}',
+        options   TEXT NOT NULL DEFAULT '{}',
+        anonymous INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE container_volumes (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        volume       TEXT NOT NULL REFERENCES volumes(name),
+        destination  TEXT NOT NULL,
+        PRIMARY KEY (container_id, destination)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
