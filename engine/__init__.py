@@ -82,6 +82,40 @@ class Engine:
         self.root = self.store.root
         self.snapshots = OverlaySnapshotter(self.store.db, self.store.path("snapshots"))
         self.image_store = ImageStore(self.store)
+        self._runtimes: dict[str, object] = {}
+        self._containers = None
+        self._volumes = None
+
+    @property
+    def volume_store(self):  # noqa: ANN201
+        if self._volumes is None:
+            from .volumes import VolumeStore
+
+            self._volumes = VolumeStore(self.store)
+        return self._volumes
+
+    @property
+    def container_store(self):  # noqa: ANN201
+        if self._containers is None:
+            from .runtime.containers import Containers
+
+            self._containers = Containers(self.store, self.snapshots, self.image_store,
+                                          self.volume_store, self.runtime)
+        return self._containers
+
+    def runtime(self, name: str = ""):  # noqa: ANN201
+        """The OCI runtime to use (probed once per host; ``name`` forces one)."""
+        if name not in self._runtimes:
+            import hashlib
+
+            from .runtime.oci import Runtime, probe
+
+            state = os.path.join("/run/dockyard",
+                                 hashlib.sha256(self.root.encode()).hexdigest()[:12])
+            info = probe(self.root, state, prefer=name or None)
+            self._runtimes[name] = Runtime(info, os.path.join(state, info.name))
+            os.makedirs(os.path.join(state, info.name), mode=0o700, exist_ok=True)
+        return self._runtimes[name]
 
     def close(self) -> None:
         self.store.close()
@@ -185,7 +219,88 @@ class Engine:
     # -- containers ------------------------------------------------------
     def containers(self, *, all: bool = True) -> list[ContainerSummary]:  # noqa: A002
         """Containers, newest first (``all=False``: running ones only)."""
-        return []
+        from .runtime.query import summaries
+
+        return summaries(self.container_store, all=all)
+
+    def resolve_container(self, ref: str) -> str:
+        return self.container_store.resolve(ref)
+
+    def create(self, opts) -> str:  # noqa: ANN001
+        """Create a container from :class:`runtime.options.CreateOptions`; return its ID."""
+        return self.container_store.create(opts)
+
+    def start(self, ref: str, *, attach: bool = False):  # noqa: ANN201
+        """Start a container; with ``attach`` return a connected AttachClient."""
+        return self.container_store.start(self.resolve_container(ref), wait_attach=attach)
+
+    def attach(self, ref: str, *, stdin: bool = True):  # noqa: ANN201
+        from .runtime.attach import AttachClient
+
+        cid = self.resolve_container(ref)
+        return AttachClient.connect(self.container_store.dir(cid), stdin=stdin)
+
+    def stop(self, ref: str, *, timeout: int | None = None, signal: str = "") -> str:
+        cid = self.resolve_container(ref)
+        self.container_store.stop(cid, timeout=timeout, signal=signal)
+        return cid
+
+    def restart(self, ref: str, *, timeout: int | None = None) -> str:
+        cid = self.stop(ref, timeout=timeout)
+        self.container_store.start(cid)
+        return cid
+
+    def kill(self, ref: str, *, signal: str = "KILL") -> str:
+        cid = self.resolve_container(ref)
+        self.container_store.kill(cid, signal)
+        return cid
+
+    def pause(self, ref: str) -> str:
+        cid = self.resolve_container(ref)
+        self.container_store.pause(cid)
+        return cid
+
+    def unpause(self, ref: str) -> str:
+        cid = self.resolve_container(ref)
+        self.container_store.pause(cid, resume=True)
+        return cid
+
+    def wait(self, ref: str) -> int:
+        return self.container_store.wait(self.resolve_container(ref))
+
+    def remove_container(self, ref: str, *, force: bool = False, volumes: bool = False) -> str:
+        cid = self.resolve_container(ref)
+        self.container_store.remove(cid, force=force, volumes=volumes)
+        return cid
+
+    def container_size(self, ref: str) -> tuple[int, int]:
+        """(writable layer bytes, writable + image bytes) — ``ps -s``."""
+        cid = self.resolve_container(ref)
+        rw = self.snapshots.usage(cid).size if self.snapshots.exists(cid) else 0
+        image_id = self.container_store.row(cid)["image_id"]
+        return rw, rw + self.image_store.record(image_id).size
+
+    def rename(self, ref: str, new: str) -> None:
+        self.container_store.rename(self.resolve_container(ref), new)
+
+    def container_inspect(self, ref: str) -> dict:
+        from .runtime.query import inspect
+
+        return inspect(self.container_store, self.resolve_container(ref))
+
+    def logs(self, ref: str, *, since_ns: int = 0, until_ns: int | None = None,
+             tail: int = -1, follow: bool = False) -> Iterator:
+        from .runtime import logs
+
+        svc = self.container_store
+        cid = self.resolve_container(ref)
+
+        def running() -> bool:
+            row = svc.db.one("SELECT state FROM containers WHERE id = ?", (cid,))
+            return row is not None and row["state"] in ("running", "paused", "restarting")
+
+        return logs.read(os.path.join(svc.dir(cid), "container.log"), since_ns=since_ns,
+                         until_ns=until_ns, tail=tail, follow=follow, running=running)
 
     # -- system ----------------------------------------------------------
     def last_event_id(self) -> int:
@@ -221,15 +336,28 @@ class Engine:
         return check(self.store, self.snapshots.root, repair=repair)
 
     def info(self) -> dict:
+        def count(sql: str) -> int:
+            row = self.store.db.one(sql)
+            return int(row[0]) if row else 0
+
         counts = {
-            "Images": self.store.db.one("SELECT COUNT(*) AS n FROM images")["n"],  # type: ignore[index]
-            "Layers": self.store.db.one("SELECT COUNT(*) AS n FROM layers")["n"],  # type: ignore[index]
+            "Images": count("SELECT COUNT(*) FROM images"),
+            "Layers": count("SELECT COUNT(*) FROM layers"),
+            "Containers": count("SELECT COUNT(*) FROM containers"),
+            "ContainersRunning": count("SELECT COUNT(*) FROM containers WHERE state = 'running'"),
+            "ContainersPaused": count("SELECT COUNT(*) FROM containers WHERE state = 'paused'"),
+            "ContainersStopped": count("SELECT COUNT(*) FROM containers WHERE state NOT IN "
+                                       "('running', 'paused')"),
         }
+        try:
+            rt = self.runtime().info
+            counts.update(Runtime=rt.name, RuntimeVersion=rt.version, RuntimeReason=rt.reason)
+        except EngineError as e:
+            counts.update(Runtime="none", RuntimeReason=str(e))
         uname = os.uname()
         st = os.statvfs(self.root)
         return {
             **counts,
-            "Containers": 0,
             "DockyardRootDir": self.root,
             "Driver": "overlay",
             "KernelVersion": uname.release,

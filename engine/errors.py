@@ -14,6 +14,8 @@
     │                              (image used by a container, ambiguous ID)
     ├── Unavailable                a host facility is missing (overlay, runtime,
     │                              root privileges)
+    ├── StartFailed                a container's process could not start
+    │                              (exit_code 127 not found, 126 not executable)
     └── Cancelled                  the caller's cancel event was set
 
 Front ends print ``str(err)`` as one line; ``exit_code`` is the code the
@@ -33,6 +35,7 @@ __all__ = [
     "InvalidContent",
     "InvalidReference",
     "NotFound",
+    "StartFailed",
     "Unavailable",
     "UnsafeArchive",
 ]
@@ -86,6 +89,12 @@ class Conflict(EngineError):
 
 class Unavailable(EngineError):
     exit_code = 125
+
+
+class StartFailed(EngineError):
+    def __init__(self, message: str, exit_code: int = 125, **context: object) -> None:
+        super().__init__(message, **context)
+        self.exit_code = exit_code
 
 
 class Cancelled(EngineError):

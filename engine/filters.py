@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Any
 
-from engine.errors import InvalidArgument
+from engine.errors import EngineError, InvalidArgument
 from engine.images import ImageSummary
 
 __all__ = [
@@ -333,4 +334,49 @@ def match_image(
     patterns = f.values_of("reference")
     if patterns and not matching_refs(img.repo_tags + img.repo_digests, patterns):
         return False
+    return True
+
+
+# -- containers ------------------------------------------------------------------
+
+CONTAINER_STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def match_container(c, f: Filters, *, resolve: Callable[[str], Any],  # noqa: ANN001
+                    resolve_image: Callable[[str], str]) -> bool:
+    """Docker's ``ps --filter`` semantics for one ContainerSummary;
+    ``resolve`` turns a before/since reference into a ContainerSummary."""
+    if "id" in f and not any(c.id.startswith(v) for v in f["id"]):
+        return False
+    if "name" in f and not any(re.search(v, c.name) for v in f["name"]):
+        return False
+    if "status" in f:
+        for v in f["status"]:
+            if v not in CONTAINER_STATES:
+                raise InvalidArgument(f"invalid filter 'status={v}'")
+        if c.state not in f["status"]:
+            return False
+    if "exited" in f:
+        for v in f["exited"]:
+            if not v.lstrip("-").isdigit():
+                raise InvalidArgument(f"invalid filter 'exited={v}'")
+        if c.state != "exited" or str(c.exit_code) not in f["exited"]:
+            return False
+    if "label" in f and not match_labels(c.labels, list(f["label"])):
+        return False
+    if "ancestor" in f:
+        ok = False
+        for v in f["ancestor"]:
+            try:
+                ok = ok or resolve_image(v) == c.image_id
+            except EngineError:
+                continue
+        if not ok:
+            return False
+    for v in f.get("before", ()):
+        if not c.created < resolve(v).created:
+            return False
+    for v in f.get("since", ()):
+        if not c.created > resolve(v).created:
+            return False
     return True

@@ -91,9 +91,10 @@ def engine_of(ctx: click.Context):
     return obj["engine"]
 
 
-from . import image, system  # noqa: E402
+from . import container, image, system  # noqa: E402
 
 image.register(main)
+container.register(main)  # after image: its top-level `inspect` covers both
 system.register(main)
 
 __all__ = ["main"]

@@ -37,52 +37,8 @@ __all__ = [
 
 
 
-# -- go-units -----------------------------------------------------------------
-
-_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-
-
-def size_text(n: float, precision: int = 4) -> str:
-    """go-units ``HumanSizeWithPrecision`` (``HumanSize`` is precision 4;
-    the ``docker images`` SIZE column uses precision 3)."""
-    size, i = float(n), 0
-    while size >= 1000.0 and i < len(_DECIMAL) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.{precision}g}{_DECIMAL[i]}"
-
-
-def _human_duration(d: float) -> str:
-    # go-units HumanDuration (released version: rounds hours, floors above).
-    seconds = int(d)
-    if seconds < 1:
-        return "Less than a second"
-    if seconds == 1:
-        return "1 second"
-    if seconds < 60:
-        return f"{seconds} seconds"
-    minutes = int(d / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(d / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(d / 3600) // 24 // 365} years"
-
-
-def since_text(ts: float, now: float) -> str:
-    """The CREATED column: "3 minutes ago", "About an hour ago", …"""
-    return _human_duration(now - ts) + " ago"
+# -- go-units (shared with the TUI in engine/humanize.py) -----------------------
+from engine.humanize import human_duration, since_text, size_text  # noqa: E402, F401
 
 
 def created_at_text(ts: float, tz: tzinfo | None = None) -> str:

@@ -36,6 +36,7 @@ class ContainerSummary:
     ports: tuple[str, ...] = ()  # "0.0.0.0:8080->80/tcp"
     labels: dict[str, str] = field(default_factory=dict)
     size_rw: int | None = None  # writable layer bytes, when measured
+    restart_count: int = 0
 
 
 __all__ = ["ContainerSummary"]

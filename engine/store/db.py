@@ -129,6 +129,16 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (container_id, destination)
     );
     """,
+    # 3: which remote repositories hold a blob (registry client: cross-repo mounts on push)
+    """
+    CREATE TABLE blob_sources (
+        digest   TEXT NOT NULL,
+        registry TEXT NOT NULL,
+        repo     TEXT NOT NULL,
+        seen     REAL NOT NULL,
+        PRIMARY KEY (digest, registry, repo)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

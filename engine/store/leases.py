@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psutil
-
 from .db import Database
 
 
 def _start_time(pid: int) -> float:
+    import psutil  # here: monitors import the store and must stay small
+
     try:
         return psutil.Process(pid).create_time()
     except psutil.Error:

@@ -1,0 +1,422 @@
+"""``dockyard container …`` and the top-level aliases (run, ps, stop, rm, logs …)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from ..errors import EngineError, InvalidArgument, NotFound
+from ..humanize import status_text
+from ..runtime.options import CreateOptions, parse_size
+from . import output
+
+PS_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedSince}}\t{{.Status}}\t"
+            "{{.Ports}}\t{{.Names}}")
+PS_HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND",
+              "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Status": "STATUS",
+              "Ports": "PORTS", "Names": "NAMES", "Size": "SIZE", "State": "STATE",
+              "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
+PS_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "since",
+              "volume", "network", "health", "is-task", "publish", "expose"}
+
+
+def _engine():
+    from . import engine_of
+
+    return engine_of(click.get_current_context())
+
+
+def create_options(f):  # noqa: ANN001, ANN201
+    """The flags `create` and `run` share."""
+    opts = [
+        click.option("--name", default="", help="Assign a name to the container"),
+        click.option("-e", "--env", multiple=True, help="Set environment variables"),
+        click.option("--env-file", multiple=True, help="Read in a file of environment vars"),
+        click.option("-w", "--workdir", default="", help="Working directory in the container"),
+        click.option("-u", "--user", default="", help="Username or UID (<name|uid>[:<group>])"),
+        click.option("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT"),
+        click.option("-h", "--hostname", default="", help="Container host name"),
+        click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
+        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open"),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
+        click.option("--restart", default="no", help="Restart policy"),
+        click.option("--rm", "auto_remove", is_flag=True, help="Remove the container on exit"),
+        click.option("--network", "--net", default="none", help="Connect to a network"),
+        click.option("--privileged", is_flag=True, help="Give extended privileges"),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
+        click.option("--read-only", is_flag=True, help="Mount the root filesystem read only"),
+        click.option("-m", "--memory", default="", help="Memory limit"),
+        click.option("--memory-swap", default="", help="Memory + swap limit (-1: unlimited)"),
+        click.option("--cpus", default=0.0, type=float, help="Number of CPUs"),
+        click.option("-c", "--cpu-shares", default=0, type=int, help="CPU shares"),
+        click.option("--pids-limit", default=0, type=int, help="Tune container pids limit"),
+        click.option("-v", "--volume", multiple=True, help="Bind mount a volume"),
+        click.option("--mount", multiple=True, help="Attach a filesystem mount"),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
+        click.option("--log-opt", multiple=True, help="Log driver options"),
+        click.option("--stop-signal", default="", help="Signal to stop the container"),
+        click.option("--stop-timeout", default=None, type=int, help="Timeout to stop"),
+        click.option("--runtime", default="", help="Runtime to use (crun or runc)"),
+        click.option("-p", "--publish", multiple=True, help="Publish a container's port(s)"),
+        click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports"),
+        click.option("--network-alias", multiple=True, help="Add network-scoped alias"),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _env_file(path: str) -> list[str]:
+    try:
+        with open(path) as fh:
+            lines = fh.read().splitlines()
+    except OSError as e:
+        raise InvalidArgument(f"open {path}: {e.strerror.lower()}") from None
+    out = []
+    for line in lines:
+        line = line.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" not in line:
+            val = os.environ.get(line)
+            if val is None:
+                continue
+            line = f"{line}={val}"
+        out.append(line)
+    return out
+
+
+def build_options(image: str, command: tuple[str, ...], kw: dict) -> CreateOptions:
+    env = [e for f in kw["env_file"] for e in _env_file(f)]
+    for e in kw["env"]:
+        if "=" not in e:  # -e NAME takes the value from our environment
+            if e in os.environ:
+                env.append(f"{e}={os.environ[e]}")
+            continue
+        env.append(e)
+    labels = dict(item.split("=", 1) if "=" in item else (item, "") for item in kw["label"])
+    log_opts = {}
+    for o in kw["log_opt"]:
+        k, eq, v = o.partition("=")
+        if not eq or k not in ("max-size", "max-file"):
+            raise InvalidArgument(f"unknown log opt '{k}' for json-file log driver")
+        log_opts[k] = v
+    swap = kw["memory_swap"]
+    return CreateOptions(
+        image=image, command=command, name=kw["name"], entrypoint=kw["entrypoint"],
+        env=env, workdir=kw["workdir"], user=kw["user"], hostname=kw["hostname"],
+        labels=labels, tty=kw["tty"], interactive=kw["interactive"], restart=kw["restart"],
+        auto_remove=kw["auto_remove"], network=kw["network"], privileged=kw["privileged"],
+        cap_add=kw["cap_add"], cap_drop=kw["cap_drop"], read_only=kw["read_only"],
+        memory=parse_size(kw["memory"], what="memory") if kw["memory"] else 0,
+        memory_swap=-1 if swap == "-1" else (parse_size(swap) if swap else 0),
+        cpus=kw["cpus"], cpu_shares=kw["cpu_shares"], pids_limit=kw["pids_limit"],
+        volumes=kw["volume"], mounts=kw["mount"], tmpfs=kw["tmpfs"], log_opts=log_opts,
+        stop_signal=kw["stop_signal"], stop_timeout=kw["stop_timeout"], runtime=kw["runtime"],
+        publish=kw["publish"], publish_all=kw["publish_all"],
+        network_aliases=kw["network_alias"])
+
+
+@click.command("create", context_settings={"allow_interspersed_args": False})
+@create_options
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def create_cmd(image, command, **kw):
+    """Create a new container."""
+    click.echo(_engine().create(build_options(image, command, kw)))
+
+
+@click.command("run", context_settings={"allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Run container in background and print ID")
+@click.option("--detach-keys", default="ctrl-p,ctrl-q", help="Key sequence for detaching")
+@create_options
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def run_cmd(image, command, detach, detach_keys, **kw):
+    """Create and run a new container from an image."""
+    eng = _engine()
+    opts = build_options(image, command, kw)
+    cid = eng.create(opts)
+    try:
+        if detach:
+            eng.start(cid)
+            click.echo(cid)
+            return
+        client = eng.start(cid, attach=True)
+    except EngineError:
+        if opts.auto_remove:
+            eng.remove_container(cid, force=True)
+        raise
+    from .stream import pump
+
+    code = pump(client, stdin=opts.interactive, tty=opts.tty, detach_keys=detach_keys)
+    if code is None:  # detached with the key sequence
+        return
+    if opts.auto_remove:
+        try:
+            eng.container_store.wait(cid)
+            eng.remove_container(cid, force=True)
+        except NotFound:
+            pass
+    else:
+        code = eng.wait(cid) if client.exit_code is None else code
+    sys.exit(code)
+
+
+@click.command("start")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals")
+@click.option("-i", "--interactive", is_flag=True, help="Attach container's STDIN")
+@click.option("--detach-keys", default="ctrl-p,ctrl-q")
+def start_cmd(containers, attach, interactive, detach_keys):
+    """Start one or more stopped containers."""
+    eng = _engine()
+    if attach or interactive:
+        if len(containers) > 1:
+            raise InvalidArgument("you cannot start and attach multiple containers at once")
+        cid = eng.resolve_container(containers[0])
+        cfg = json.loads(eng.container_store.row(cid)["config"])
+        client = eng.start(cid, attach=True)
+        if client is None:
+            client = eng.attach(cid)
+        from .stream import pump
+
+        code = pump(client, stdin=interactive, tty=bool(cfg.get("Tty")),
+                    detach_keys=detach_keys)
+        sys.exit(code or 0)
+    _each(containers, lambda ref: (eng.start(ref), ref)[1])
+
+
+def _each(refs, fn) -> None:  # noqa: ANN001
+    """Docker's loop: act on each, print what was acted on, report failures, exit 1."""
+    failed = False
+    for ref in refs:
+        try:
+            click.echo(fn(ref))
+        except EngineError as e:
+            click.echo(f"Error response from daemon: {e}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
+@click.command("stop")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-t", "--time", "timeout", type=int, default=None, help="Seconds to wait before "
+              "killing the container")
+@click.option("-s", "--signal", default="", help="Signal to send to the container")
+def stop_cmd(containers, timeout, signal):
+    """Stop one or more running containers."""
+    eng = _engine()
+    _each(containers, lambda ref: (eng.stop(ref, timeout=timeout, signal=signal), ref)[1])
+
+
+@click.command("restart")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-t", "--time", "timeout", type=int, default=None)
+def restart_cmd(containers, timeout):
+    """Restart one or more containers."""
+    eng = _engine()
+    _each(containers, lambda ref: (eng.restart(ref, timeout=timeout), ref)[1])
+
+
+@click.command("kill")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-s", "--signal", default="KILL", help="Signal to send to the container")
+def kill_cmd(containers, signal):
+    """Kill one or more running containers."""
+    eng = _engine()
+    _each(containers, lambda ref: (eng.kill(ref, signal=signal), ref)[1])
+
+
+@click.command("pause")
+@click.argument("containers", nargs=-1, required=True)
+def pause_cmd(containers):
+    """Pause all processes within one or more containers."""
+    eng = _engine()
+    _each(containers, lambda ref: (eng.pause(ref), ref)[1])
+
+
+@click.command("unpause")
+@click.argument("containers", nargs=-1, required=True)
+def unpause_cmd(containers):
+    """Unpause all processes within one or more containers."""
+    eng = _engine()
+    _each(containers, lambda ref: (eng.unpause(ref), ref)[1])
+
+
+@click.command("rm")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container")
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes")
+def rm_cmd(containers, force, volumes):
+    """Remove one or more containers."""
+    eng = _engine()
+    _each(containers, lambda ref: (eng.remove_container(ref, force=force, volumes=volumes),
+                                   ref)[1])
+
+
+@click.command("wait")
+@click.argument("containers", nargs=-1, required=True)
+def wait_cmd(containers):
+    """Block until one or more containers stop, then print their exit codes."""
+    eng = _engine()
+    _each(containers, lambda ref: str(eng.wait(ref)))
+
+
+@click.command("rename")
+@click.argument("container")
+@click.argument("new_name")
+def rename_cmd(container, new_name):
+    """Rename a container."""
+    _engine().rename(container, new_name)
+
+
+def _command_cell(cmd: str, no_trunc: bool) -> str:
+    if not no_trunc and len(cmd) > 20:
+        cmd = cmd[:19] + "…"
+    return f'"{cmd}"'
+
+
+@click.command("ps")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
+@click.option("-n", "--last", default=-1, type=int, help="Show n last created containers")
+@click.option("-l", "--latest", is_flag=True, help="Show the latest created container")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output")
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter output (key=value)")
+@click.option("--format", "fmt", help="Format output: table, json, or a Go template")
+def ps_cmd(show_all, quiet, size, last, latest, no_trunc, filters, fmt):
+    """List containers."""
+    from ..filters import match_container, parse_filters
+
+    eng = _engine()
+    f = parse_filters(list(filters), PS_FILTERS)
+    if latest:
+        last = 1
+    items = eng.containers(all=True)
+    if not (show_all or last > 0 or f.get("status") or f.get("exited")):
+        items = [c for c in items if c.state in ("running", "paused", "restarting")]
+    if f:
+        by_id = {c.id: c for c in items}
+        items = [c for c in items if match_container(
+            c, f, resolve=lambda ref: by_id[eng.resolve_container(ref)],
+            resolve_image=eng.resolve_image)]
+    if last > 0:
+        items = items[:last]
+    if quiet:
+        click.echo("".join(f"{c.id if no_trunc else c.id[:12]}\n" for c in items), nl=False)
+        return
+    now = time.time()
+    rows = []
+    for c in items:
+        row = {
+            "ID": c.id if no_trunc else c.id[:12], "Image": c.image,
+            "Command": _command_cell(c.command, no_trunc),
+            "CreatedAt": output.created_at_text(c.created),
+            "CreatedSince": output.since_text(c.created, now),
+            "RunningFor": output.human_duration(now - c.created),
+            "Status": status_text(c.state, c.exit_code, c.started_at, c.finished_at, now),
+            "State": c.state, "Ports": ", ".join(c.ports), "Names": c.name,
+            "Labels": ",".join(f"{k}={v}" for k, v in c.labels.items()),
+            "Mounts": "", "Networks": "",
+        }
+        if size:
+            rw = eng.container_size(c.id)
+            row["Size"] = f"{output.size_text(rw[0], 3)} (virtual {output.size_text(rw[1], 3)})"
+        rows.append(row)
+    default = PS_TABLE + ("\t{{.Size}}" if size else "")
+    click.echo(output.render(rows, fmt, default_table=default, headers=PS_HEADERS), nl=False)
+
+
+@click.command("logs")
+@click.argument("container")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps")
+@click.option("--since", default="", help="Show logs since timestamp or relative (e.g. 42m)")
+@click.option("--until", default="", help="Show logs before a timestamp or relative")
+@click.option("-n", "--tail", default="all", help="Number of lines to show from the end")
+@click.option("--details", is_flag=True, help="Show extra details")
+def logs_cmd(container, follow, timestamps, since, until, tail, details):
+    """Fetch the logs of a container."""
+    from ..filters import parse_until
+
+    now = time.time()
+    since_ns = int(parse_until(since, now) * 1e9) if since else 0
+    until_ns = int(parse_until(until, now) * 1e9) if until else None
+    if tail != "all" and not tail.lstrip("-").isdigit():
+        raise InvalidArgument(f'invalid value for "tail": "{tail}"')
+    n = -1 if tail == "all" or int(tail) < 0 else int(tail)
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    for line in _engine().logs(container, since_ns=since_ns, until_ns=until_ns, tail=n,
+                               follow=follow):
+        text = (line.time + " " if timestamps else "") + line.text
+        stream = out if line.stream == "stdout" else err
+        stream.write(text.encode())
+        stream.flush()
+
+
+@click.command("inspect")
+@click.argument("containers", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", help="Format output using a Go template")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
+def inspect_cmd(containers, fmt, size, any_object=False):
+    """Display detailed information on one or more containers."""
+    eng = _engine()
+    found, missing = [], []
+    for ref in containers:
+        try:
+            found.append(eng.container_inspect(ref))
+        except NotFound as e:
+            if not any_object:
+                missing.append(str(e))
+                continue
+            try:  # top-level `inspect`: a container first, then an image
+                found.append(eng.image_inspect(ref))
+            except NotFound:
+                missing.append(f"No such object: {ref}")
+    if fmt:
+        for obj in found:
+            click.echo(output.render([obj], fmt, default_table=""), nl=False)
+    else:
+        click.echo(json.dumps(found, indent=4))
+    for m in missing:
+        click.echo(f"Error: {m}", err=True)
+    if missing:
+        sys.exit(1)
+
+
+@click.command("inspect")
+@click.argument("objects", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", help="Format output using a Go template")
+@click.option("-s", "--size", is_flag=True, help="Display total file sizes")
+@click.pass_context
+def inspect_any_cmd(ctx, objects, fmt, size):
+    """Return low-level information on containers or images."""
+    ctx.invoke(inspect_cmd, containers=objects, fmt=fmt, size=size, any_object=True)
+
+
+COMMANDS = {"create": create_cmd, "run": run_cmd, "start": start_cmd, "stop": stop_cmd,
+            "restart": restart_cmd, "kill": kill_cmd, "pause": pause_cmd,
+            "unpause": unpause_cmd, "rm": rm_cmd, "wait": wait_cmd, "rename": rename_cmd,
+            "logs": logs_cmd}
+
+
+def register(main: click.Group) -> None:
+    group = click.Group("container", help="Manage containers")
+    for name, cmd in COMMANDS.items():
+        group.add_command(cmd, name)
+        main.add_command(cmd, name)
+    group.add_command(ps_cmd, "ls")
+    group.add_command(ps_cmd, "list")
+    group.add_command(ps_cmd, "ps")
+    group.add_command(inspect_cmd, "inspect")
+    main.add_command(group)
+    main.add_command(inspect_any_cmd, "inspect")
+    main.add_command(ps_cmd, "ps")

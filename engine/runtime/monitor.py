@@ -1,0 +1,552 @@
+"""The per-container monitor (dockyard's conmon): stdlib only, one process.
+
+Run as a *script*, not as part of the ``engine`` package, so it stays small
+(target: under 15 MB RSS)::
+
+    python3 -I -S engine/runtime/monitor.py ROOT CID [--wait-attach]
+
+It daemonizes (fork + setsid; the first process reports readiness on its
+stdout and exits), becomes a child subreaper, starts the container with
+``<runtime> run --detach`` (so the container's init is re-parented to it),
+and then owns the container until it is gone for good:
+
+- copies the container's stdout/stderr into the JSON-lines log
+  (``{"log","stream","time"}``, nanosecond RFC 3339 times, rotated by
+  ``max-size``/``max-file``) and to attached clients;
+- serves ``attach.sock``: a client sends one JSON line
+  ``{"stdin": bool}`` then frames ``[type, 0, 0, 0, len:u32be] payload``
+  (0 stdin data, 1 stdin close, 2 resize "rows cols"); it receives frames
+  of type 1 stdout, 2 stderr, 3 exit (payload: the exit code as text);
+- on exit records exit code, OOM kill and finish time, deletes the runtime
+  state, then applies the restart policy or unmounts and ends;
+- ``--wait-attach`` holds the start until the first client is attached, so
+  ``run`` without ``-d`` never misses output.
+
+Everything the engine needs to know about the container at rest is in the
+database; the monitor writes its rows directly (``containers``, ``events``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import selectors
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+MNT_DETACH = 2
+
+
+def rfc3339_nano(ns: int) -> str:
+    secs, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+class Log:
+    """JSON-lines log with size-based rotation (Docker's json-file driver)."""
+
+    def __init__(self, path: str, max_size: int, max_file: int) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.max_file = max(1, max_file)
+        self.f = open(path, "ab", buffering=0)  # noqa: SIM115
+        self.size = self.f.tell()
+        self.partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def write(self, stream: str, data: bytes) -> None:
+        buf = self.partial[stream] + data
+        *lines, rest = buf.split(b"\n")
+        self.partial[stream] = rest
+        for line in lines:
+            self._entry(stream, line + b"\n")
+        if len(rest) >= 16 * 1024:  # Docker splits long lines at 16 KiB
+            self._entry(stream, rest)
+            self.partial[stream] = b""
+
+    def flush(self) -> None:
+        for stream, rest in self.partial.items():
+            if rest:
+                self._entry(stream, rest)
+                self.partial[stream] = b""
+
+    def _entry(self, stream: str, data: bytes) -> None:
+        rec = json.dumps({"log": data.decode("utf-8", "replace"), "stream": stream,
+                          "time": rfc3339_nano(time.time_ns())}, ensure_ascii=False)
+        out = rec.encode() + b"\n"
+        if self.max_size and self.size + len(out) > self.max_size and self.size:
+            self._rotate()
+        self.f.write(out)
+        self.size += len(out)
+
+    def _rotate(self) -> None:
+        self.f.close()
+        if self.max_file > 1:
+            for n in range(self.max_file - 1, 0, -1):
+                src = self.path if n == 1 else f"{self.path}.{n - 1}"
+                if os.path.exists(src):
+                    os.replace(src, f"{self.path}.{n}")
+        else:
+            os.truncate(self.path, 0)
+        self.f = open(self.path, "ab", buffering=0)  # noqa: SIM115
+        self.size = 0
+
+
+class Monitor:
+    def __init__(self, root: str, cid: str) -> None:
+        self.root = root
+        self.cid = cid
+        self.dir = os.path.join(root, "containers", cid)
+        with open(os.path.join(self.dir, "monitor.json")) as f:
+            self.conf = json.load(f)  # written by the engine: runtime, policy, log options
+        self.db = sqlite3.connect(os.path.join(root, "dockyard.db"), timeout=60,
+                                  isolation_level=None)
+        self.db.execute("PRAGMA busy_timeout=60000")
+        self.sel = selectors.DefaultSelector()
+        self.clients: dict[socket.socket, bool] = {}  # client → wants stdin
+        self.log = Log(os.path.join(self.dir, "container.log"),
+                       int(self.conf.get("log_max_size", 0)),
+                       int(self.conf.get("log_max_file", 1)))
+        self.stdin_w: int | None = None
+        self.pty: int | None = None
+        self.pid = 0
+        self.open_streams = 0
+
+    # -- database --------------------------------------------------------
+    def update(self, **cols: object) -> None:
+        sets = ", ".join(f"{k} = ?" for k in cols)
+        self.db.execute(f"UPDATE containers SET {sets} WHERE id = ?", (*cols.values(), self.cid))
+
+    def emit(self, action: str, **attrs: str) -> None:
+        self.db.execute("INSERT INTO events (time_ns, type, action, actor, attrs) "
+                        "VALUES (?, 'container', ?, ?, ?)",
+                        (time.time_ns(), action, self.cid, json.dumps(attrs, sort_keys=True)))
+
+    def row(self) -> tuple:
+        return self.db.execute("SELECT stopped_by_user, restart_count FROM containers "
+                               "WHERE id = ?", (self.cid,)).fetchone() or (1, 0)
+
+    # -- starting ----------------------------------------------------------
+    def runtime(self, *args: str) -> list[str]:
+        # the runtime's own errors go to a file: its stderr is the container's
+        errlog = os.path.join(self.dir, "runtime.err")
+        log = ["--log", f"file:{errlog}"] if self.conf["runtime_name"] == "crun" else \
+            ["--log", errlog]
+        return [self.conf["runtime_path"], *log, "--root", self.conf["runtime_state"], *args]
+
+    def start(self) -> None:
+        """Create and start the container; raises RuntimeError with runc's words."""
+        subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
+        tty = bool(self.conf.get("tty"))
+        pidfile = os.path.join(self.dir, "pid")
+        args = self.runtime("run", "--detach", "--pid-file", pidfile,
+                            "--bundle", self.dir, self.cid)
+        errfile = os.path.join(self.dir, "runtime.err")
+        if os.path.exists(errfile):
+            os.unlink(errfile)
+        err = os.open(errfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        close_after: list[int] = []
+        try:
+            if tty:
+                sock_path = os.path.join(self.dir, "console.sock")
+                if os.path.exists(sock_path):
+                    os.unlink(sock_path)
+                console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                console.bind(sock_path)
+                console.listen(1)
+                proc = subprocess.Popen([*args[:-1], "--console-socket", sock_path, args[-1]],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=err)
+                console.settimeout(30)
+                try:
+                    conn, _ = console.accept()
+                    _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+                    conn.close()
+                    self.pty = fds[0]
+                except OSError:
+                    self.pty = None
+                console.close()
+                os.unlink(sock_path)
+                rc = proc.wait()
+            else:
+                out_r, out_w = os.pipe()
+                err_r, err_w = os.pipe()
+                stdin: int = subprocess.DEVNULL
+                if self.conf.get("open_stdin"):
+                    in_r, in_w = os.pipe()
+                    stdin = in_r
+                    self.stdin_w = in_w
+                    close_after.append(in_r)
+                close_after += [out_w, err_w]
+                rc = subprocess.run(args, stdin=stdin, stdout=out_w, stderr=err_w).returncode
+                if rc == 0:
+                    self.watch(out_r, "stdout")
+                    self.watch(err_r, "stderr")
+                else:
+                    os.close(out_r)
+                    os.close(err_r)
+        finally:
+            for fd in close_after:
+                os.close(fd)
+            os.close(err)
+        if rc != 0:
+            raise RuntimeError(_last_error(errfile) or f"runtime exited {rc}")
+        with open(pidfile) as f:
+            self.pid = int(f.read().strip())
+        if self.pty is not None:
+            self.watch(self.pty, "stdout")
+        now = time.time()
+        self.update(state="running", pid=self.pid, started_at=now, finished_at=0,
+                    monitor_pid=os.getpid(), error="", exit_code=0, oom_killed=0)
+        self.emit("start")
+
+    def watch(self, fd: int, stream: str) -> None:
+        os.set_blocking(fd, False)
+        self.sel.register(fd, selectors.EVENT_READ, ("out", stream))
+        self.open_streams += 1
+
+    # -- clients -----------------------------------------------------------
+    def serve(self) -> socket.socket:
+        path = os.path.join(self.dir, "attach.sock")
+        if os.path.exists(path):
+            os.unlink(path)
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(16)
+        self.sel.register(srv, selectors.EVENT_READ, ("accept", None))
+        return srv
+
+    def accept(self, srv: socket.socket) -> None:
+        conn, _ = srv.accept()
+        conn.settimeout(5)
+        try:
+            header = b""
+            while not header.endswith(b"\n") and len(header) < 4096:
+                chunk = conn.recv(1)
+                if not chunk:
+                    conn.close()
+                    return
+                header += chunk
+            want = json.loads(header or b"{}")
+        except (OSError, ValueError):
+            conn.close()
+            return
+        conn.setblocking(False)
+        self.clients[conn] = bool(want.get("stdin"))
+        self.sel.register(conn, selectors.EVENT_READ, ("client", b""))
+
+    def broadcast(self, kind: int, data: bytes) -> None:
+        frame = struct.pack(">BxxxI", kind, len(data)) + data
+        for c in list(self.clients):
+            try:
+                c.setblocking(True)
+                c.settimeout(2)
+                c.sendall(frame)
+                c.setblocking(False)
+            except OSError:
+                self.drop(c)
+
+    def drop(self, c: socket.socket) -> None:
+        self.clients.pop(c, None)
+        try:
+            self.sel.unregister(c)
+        except (KeyError, ValueError):
+            pass
+        c.close()
+
+    def client_input(self, key: selectors.SelectorKey) -> None:
+        c = key.fileobj
+        assert isinstance(c, socket.socket)
+        try:
+            data = c.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.drop(c)
+            return
+        buf = key.data[1] + data
+        while len(buf) >= 8:
+            kind, size = struct.unpack(">BxxxI", buf[:8])
+            if len(buf) < 8 + size:
+                break
+            payload, buf = buf[8:8 + size], buf[8 + size:]
+            if not self.clients.get(c):
+                continue
+            if kind == 0:
+                self.to_stdin(payload)
+            elif kind == 1 and self.stdin_w is not None:
+                os.close(self.stdin_w)
+                self.stdin_w = None
+            elif kind == 2 and self.pty is not None:
+                rows, cols = (int(x) for x in payload.split())
+                import fcntl
+                import termios
+
+                fcntl.ioctl(self.pty, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.sel.modify(c, selectors.EVENT_READ, ("client", buf))
+
+    def to_stdin(self, data: bytes) -> None:
+        fd = self.pty if self.pty is not None else self.stdin_w
+        if fd is None:
+            return
+        try:
+            os.set_blocking(fd, True)
+            os.write(fd, data)
+            os.set_blocking(fd, False)
+        except OSError:
+            pass
+
+    def output(self, key: selectors.SelectorKey) -> None:
+        fd = key.fd
+        stream = key.data[1]
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError as e:  # EIO: the pty's other side is gone
+            data = b"" if e.errno == errno.EIO else b""
+        if not data:
+            self.sel.unregister(fd)
+            if fd != self.pty:
+                os.close(fd)
+            self.open_streams -= 1
+            return
+        self.log.write(stream, data)
+        self.broadcast(1 if stream == "stdout" else 2, data)
+
+    # -- the loop ------------------------------------------------------------
+    def reap(self) -> int | None:
+        """Exit status of the container's init if it has ended."""
+        status = None
+        while True:
+            try:
+                pid, st = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid == self.pid:
+                status = os.waitstatus_to_exitcode(st)
+        if status is None and self.pid and not _alive(self.pid):
+            status = 137  # gone without us seeing it: treat as killed
+        return status
+
+    def run_once(self, srv: socket.socket, wake_r: int) -> int:
+        """Serve until the container exits; return its exit code."""
+        exit_code = None
+        deadline = None
+        while True:
+            timeout = 0.5 if deadline is None else max(0.0, deadline - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                kind = key.data[0]
+                if kind == "accept":
+                    self.accept(srv)
+                elif kind == "client":
+                    self.client_input(key)
+                elif kind == "out":
+                    self.output(key)
+                elif kind == "wake":
+                    try:
+                        os.read(wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+            if exit_code is None:
+                exit_code = self.reap()
+                if exit_code is not None:
+                    deadline = time.monotonic() + 2.0  # drain what is left in the pipes
+            if exit_code is not None and (self.open_streams <= 0 or
+                                          time.monotonic() >= (deadline or 0)):
+                if self.pty is not None:
+                    try:
+                        self.sel.unregister(self.pty)
+                    except (KeyError, ValueError):
+                        pass
+                    os.close(self.pty)
+                    self.pty = None
+                    self.open_streams = 0
+                self.log.flush()
+                return exit_code
+
+    def oom_killed(self) -> bool:
+        cg = self.conf.get("cgroup_path", "")
+        for path in (f"/sys/fs/cgroup/memory{cg}/memory.oom_control",
+                     f"/sys/fs/cgroup/unified{cg}/memory.events",
+                     f"/sys/fs/cgroup{cg}/memory.events"):
+            try:
+                with open(path) as f:
+                    for line in f:
+                        k, _, v = line.partition(" ")
+                        if k == "oom_kill" and int(v) > 0:
+                            return True
+            except OSError:
+                continue
+        return False
+
+    def should_restart(self, code: int, count: int) -> bool:
+        policy = self.conf.get("restart", "no")
+        name, _, limit = policy.partition(":")
+        stopped, _ = self.row()
+        if stopped:
+            return False
+        if name == "always" or name == "unless-stopped":
+            return True
+        if name == "on-failure" and code != 0:
+            return not limit or count < int(limit)
+        return False
+
+    def main(self, wait_attach: bool, report: int) -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None))
+        srv = self.serve()
+        if wait_attach:
+            os.write(report, b"listening\n")
+            ready = self.sel.select(30)
+            for key, _ in ready:
+                if key.data[0] == "accept":
+                    self.accept(srv)
+        try:
+            self.start()
+        except (RuntimeError, OSError) as e:
+            self.update(state="exited", exit_code=_start_failure_code(str(e)), error=str(e),
+                        finished_at=time.time(), monitor_pid=0, pid=0)
+            os.write(report, f"error {e}\n".encode())
+            os.close(report)
+            self.finish(srv, str(_start_failure_code(str(e))))
+            return
+        os.write(report, f"ok {self.pid}\n".encode())
+        os.close(report)
+        backoff = 0.1
+        while True:
+            code = self.run_once(srv, wake_r)
+            oom = self.oom_killed()
+            subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
+            now = time.time()
+            _, count = self.row()
+            self.update(state="exited", exit_code=code, oom_killed=int(oom), finished_at=now,
+                        pid=0)
+            self.emit("oom") if oom else None
+            self.emit("die", exitCode=str(code))
+            if not self.should_restart(code, count):
+                break
+            self.update(state="restarting", restart_count=count + 1)
+            self.emit("restart")
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+            try:
+                self.start()
+            except (RuntimeError, OSError) as e:
+                self.update(state="exited", error=str(e), finished_at=time.time())
+                code = _start_failure_code(str(e))
+                break
+        self.finish(srv, str(code))
+
+    def finish(self, srv: socket.socket, code: str) -> None:
+        self.broadcast(3, code.encode())
+        for c in list(self.clients):
+            self.drop(c)
+        srv.close()
+        for name in ("attach.sock",):
+            try:
+                os.unlink(os.path.join(self.dir, name))
+            except OSError:
+                pass
+        rootfs = os.path.join(self.dir, "rootfs")
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.umount2(rootfs.encode(), MNT_DETACH)
+        self.update(monitor_pid=0)
+        if self.conf.get("auto_remove"):
+            subprocess.run([sys.executable, "-m", "engine", "--root", self.root, "rm", "-f",
+                            self.cid], capture_output=True, cwd=self.conf.get("cwd", "/"),
+                           env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
+
+
+def _last_error(path: str) -> str:
+    """The runtime's last error line (runc writes logfmt or JSON lines)."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        try:
+            rec = json.loads(line)
+            if rec.get("level") in ("error", "fatal") or "msg" in rec:
+                return str(rec.get("msg", line))
+        except ValueError:
+            if "msg=" in line:
+                return line.split("msg=", 1)[1].strip().strip('"').replace('\\"', '"')
+            return line
+    return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _start_failure_code(msg: str) -> int:
+    """Docker's exit codes for a container that could not start."""
+    low = msg.lower()
+    if "no such file" in low or "not found" in low:
+        return 127
+    if "permission denied" in low or "is a directory" in low:
+        return 126
+    return 125
+
+
+def daemonize() -> int:
+    """Fork twice; the grandchild continues, returning the fd to report on."""
+    report = os.dup(1)
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    os.chdir("/")
+    return report
+
+
+def main(argv: list[str]) -> None:
+    root, cid = argv[1], argv[2]
+    wait_attach = "--wait-attach" in argv
+    report = daemonize()
+    mon = Monitor(root, cid)
+    try:
+        mon.main(wait_attach, report)
+    except Exception as e:  # noqa: BLE001 - the monitor must record, not vanish
+        try:
+            mon.update(state="exited", exit_code=125, error=f"monitor: {e}", monitor_pid=0,
+                       finished_at=time.time())
+            os.write(report, f"error monitor: {e}\n".encode())
+        except Exception:  # noqa: BLE001
+            pass
+        raise
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,107 @@
+"""Containers pane: ``ps -a`` with live status, ports, CPU, memory and the
+writable layer's size.
+
+The engine's containers arrive with the containers issue; until then
+``engine.containers()`` is empty and the pane shows its empty state.  The
+columns, filters, marks and sorting already work on whatever it returns.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.binding import Binding, BindingType
+
+from engine import ContainerSummary
+from engine.filters import Filters, match_text
+
+from ..model import CONTAINER_FILTERS, Col, Row, container_rows, match_container
+from .base import ListPane, sort_bindings
+
+if TYPE_CHECKING:
+    from ..app import DockyardApp
+
+__all__ = ["ContainersPane"]
+
+COLUMNS = (
+    Col("name", "Name", "N", flex=2, min=8),
+    Col("id", "Container ID", "I", width=12),
+    Col("image", "Image", "M", flex=2, min=8),
+    Col("status", "Status", "S", min=8, max=26),
+    Col("ports", "Ports", "O", flex=1, min=6, hide_below=120),
+    Col("cpu", "CPU %", "C", width=6, right=True, descending=True, hide_below=100),
+    Col("memory", "Memory", "E", width=8, right=True, descending=True, hide_below=100),
+    Col("size", "RW size", "W", width=8, right=True, descending=True),
+)
+
+
+class ContainersPane(ListPane):
+    PANE_ID = "containers"
+    TITLE = "Containers"
+    NOUN = ("container", "containers")
+    COLUMNS = COLUMNS
+    FILTER_KEYS = CONTAINER_FILTERS
+    FILTER_HINT = "text, status=exited, name=web, label=k=v, ancestor=busybox"
+    DEFAULT_SORT = None  # the engine's order: newest first, as ps shows them
+    EMPTY = "No containers — press n to run one"
+    ROW_ACTIONS = frozenset({"stop_start", "restart", "pause", "delete", "exec", "attach",
+                             "commit", "logs", "details"})
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "run_new", "run", id="container.run"),
+        # TODO(containers issue): each of these calls an App worker
+        # (engine.start/stop/restart/pause/remove/exec/attach/commit/logs)
+        # and then a refresh, as the Images pane's actions do.
+        Binding("s", "stop_start", "stop/start", id="container.stop_start"),
+        Binding("r", "restart", "restart", id="container.restart"),
+        Binding("p", "pause", "pause", id="container.pause"),
+        Binding("d", "delete", "delete", id="container.delete"),
+        Binding("e", "exec", "exec", id="container.exec", show=False),
+        Binding("a", "attach", "attach", id="container.attach", show=False),
+        Binding("c", "commit", "commit", id="container.commit", show=False),
+        Binding("l", "logs", "logs", id="container.logs"),
+        *sort_bindings("containers", COLUMNS),
+    ]
+
+    @property
+    def dockyard(self) -> DockyardApp:
+        return cast("DockyardApp", self.app)
+
+    def set_containers(self, containers: tuple[ContainerSummary, ...], now: float) -> None:
+        self.set_rows(container_rows(containers, now))
+
+    def matches(self, row: Row, filters: Filters, term: str) -> bool:
+        return match_container(row.obj, filters) and match_text(term, *row.text)
+
+    def _not_yet(self, what: str) -> None:
+        self.dockyard.notify(f"{what}: arrives with the containers engine", title="Not yet",
+                             severity="warning")
+
+    # TODO(containers issue): the run form (image, name, ports, env, volumes,
+    # limits, restart policy) as a screen in tui/screens/.
+    def action_run_new(self) -> None:
+        self._not_yet("run")
+
+    def action_stop_start(self) -> None:
+        self._not_yet("stop/start")
+
+    def action_restart(self) -> None:
+        self._not_yet("restart")
+
+    def action_pause(self) -> None:
+        self._not_yet("pause")
+
+    def action_delete(self) -> None:
+        self._not_yet("delete")
+
+    def action_exec(self) -> None:
+        self._not_yet("exec")  # TODO: App.suspend() hands the terminal over
+
+    def action_attach(self) -> None:
+        self._not_yet("attach")
+
+    def action_commit(self) -> None:
+        self._not_yet("commit")
+
+    def action_logs(self) -> None:
+        self._not_yet("logs")

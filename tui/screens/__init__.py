@@ -1,0 +1,1 @@
+"""Screens: the main view and the dialogs pushed over it (no widgets here)."""

@@ -1,0 +1,127 @@
+"""Small modal dialogs: confirm, error, and the tag form."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.console import RenderableType
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+__all__ = ["ConfirmScreen", "ErrorScreen", "TagScreen"]
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Asks yes/no; dismisses with True only on an explicit yes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "yes", id="dialog.yes"),
+        Binding("n,escape", "answer(False)", "no", id="dialog.no"),
+    ]
+
+    def __init__(self, title: str, body: list[RenderableType], confirm: str = "Delete",
+                 danger: bool = True) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._body, self._confirm, self._danger = title, body, confirm, danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm-dialog"):
+            yield Label(self._title, classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                for part in self._body:
+                    yield Static(part)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(f"{self._confirm} (y)", id="yes",
+                             variant="error" if self._danger else "primary")
+                yield Button("Cancel (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#yes", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+
+class ErrorScreen(ModalScreen[None]):
+    """The one place an EngineError is shown: its one line, and what failed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,q", "close", "close", id="dialog.close"),
+    ]
+
+    def __init__(self, message: str, title: str = "Error") -> None:
+        super().__init__(classes="dialog-screen")
+        self._message, self._title = message, title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog error", id="error-dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._message, classes="error-message", markup=False)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("OK", id="ok", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#ok", Button).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed)
+    def _pressed(self) -> None:
+        self.dismiss(None)
+
+
+class TagScreen(ModalScreen[str | None]):
+    """``tag SOURCE TARGET``: asks for the target; dismisses with it or None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "cancel", id="dialog.cancel"),
+    ]
+
+    def __init__(self, source: str, suggestion: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self._source, self._suggestion = source, suggestion
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="tag-dialog"):
+            yield Label(f"Tag {self._source}", classes="dialog-title")
+            yield Label("New name  [dim](repository[:tag], e.g. myapp:1.0)[/]")
+            yield Input(self._suggestion, placeholder="repository[:tag]", id="target")
+            yield Label("", id="tag-error", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Tag", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#target", Input)
+        box.focus()
+        box.cursor_position = len(box.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _submit(self) -> None:
+        target = self.query_one("#target", Input).value.strip()
+        if not target or target.endswith(":") or " " in target:
+            self.query_one("#tag-error", Label).update("Enter a name like repository:tag")
+            return
+        self.dismiss(target)
+
+    @on(Input.Submitted)
+    def _entered(self) -> None:
+        self._submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)

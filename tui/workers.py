@@ -1,0 +1,140 @@
+"""Every engine call the TUI makes, each in a thread worker.
+
+The UI thread never does I/O: it calls one of these methods, which returns
+at once; the worker reports back with a message (``tui.state``) and asks the
+live loop for a refresh after a change.  A worker that raises ends in
+``WorkerState.ERROR`` and the App's one handler shows the error dialog.
+
+The live loop polls ``events_after`` every ``poll_interval`` seconds and
+reloads the state when events arrived, when asked to, or every
+``refresh_interval`` seconds, so changes made anywhere (the CLI in another
+terminal) show up within a second.  It runs in one long-lived thread, so
+it holds one SQLite connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.worker import get_current_worker
+
+from engine.errors import EngineError
+from engine.images.reference import parse
+
+from .plan import plan_delete
+from .state import (
+    DeletePlanned,
+    DiskLoaded,
+    EngineFailed,
+    HistoryLoaded,
+    ImagesRemoved,
+    ImageTagged,
+    InspectLoaded,
+    LayersLoaded,
+    StateLoaded,
+    load_disk_usage,
+    load_state,
+)
+
+if TYPE_CHECKING:
+    from textual.message import Message
+
+    from engine import Engine
+
+    from .model import ImageRef
+
+__all__ = ["EngineWorkers"]
+
+
+class EngineWorkers:
+    """Mixed into the App: ``self`` is the App, so worker errors reach its
+    one ``on_worker_state_changed`` handler."""
+
+    engine: Engine
+    refresh_interval: float
+    poll_interval: float
+    _wake: threading.Event
+    _stopping: threading.Event
+
+    if TYPE_CHECKING:
+        def post_message(self, message: Message) -> bool: ...
+
+    def request_refresh(self) -> None:
+        self._wake.set()
+
+    def stop_live(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="live")
+    def live(self) -> None:
+        worker = get_current_worker()
+        last = self.engine.last_event_id()
+        due, reported = 0.0, ""
+        while not worker.is_cancelled and not self._stopping.is_set():
+            try:
+                events = self.engine.events_after(last)
+                if events:
+                    last = events[-1].id
+                asked = self._wake.is_set()
+                self._wake.clear()
+                if events or asked or time.monotonic() >= due:
+                    state = load_state(self.engine, last)
+                    due = time.monotonic() + self.refresh_interval
+                    self.post_message(StateLoaded(state, len(events)))
+                reported = ""
+            except (EngineError, sqlite3.Error, OSError) as e:
+                err = e if isinstance(e, EngineError) else EngineError(f"live updates: {e}")
+                if str(err) != reported:  # once per distinct failure, then keep trying
+                    reported = str(err)
+                    self.post_message(EngineFailed(err))
+                due = time.monotonic() + self.refresh_interval
+            self._wake.wait(self.poll_interval)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="layers")
+    def load_layers(self, image_id: str) -> None:
+        layers = self.engine.image_layers(image_id)
+        total = len(self.engine.images())
+        self.post_message(LayersLoaded(image_id, layers, total))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="disk")
+    def load_disk(self) -> None:
+        self.post_message(DiskLoaded(load_disk_usage(self.engine)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="image.history")
+    def load_history(self, ref: str) -> None:
+        self.post_message(HistoryLoaded(ref, self.engine.history(ref)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="image.inspect")
+    def load_inspect(self, ref: str) -> None:
+        self.post_message(InspectLoaded(ref, self.engine.image_inspect(ref)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="image.tag")
+    def tag_image(self, source: str, target: str) -> None:
+        image_id = self.engine.tag(source, target)
+        self.post_message(ImageTagged(image_id, parse(target).tagged_or_latest().familiar()))
+        self.request_refresh()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="image.plan")
+    def plan_delete(self, targets: list[ImageRef]) -> None:
+        self.post_message(DeletePlanned(plan_delete(self.engine, targets)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="image.delete")
+    def remove_images(self, refs: list[str]) -> None:
+        """``rmi`` each ref in turn, like the CLI: report what went, then
+        raise the first failure (the rest still ran)."""
+        lines: list[str] = []
+        failed: EngineError | None = None
+        for ref in refs:
+            try:
+                lines += self.engine.remove_image(ref)
+            except EngineError as e:
+                failed = failed or e
+        self.post_message(ImagesRemoved(lines))
+        self.request_refresh()
+        if failed:
+            raise failed
