@@ -238,7 +238,10 @@ class Engine:
         from .runtime.attach import AttachClient
 
         cid = self.resolve_container(ref)
-        return AttachClient.connect(self.container_store.dir(cid), stdin=stdin)
+        row = self.container_store.row(cid)
+        if row["state"] not in ("running", "paused", "restarting"):
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        return AttachClient.connect(self.container_store.socket_path(cid), stdin=stdin)
 
     def stop(self, ref: str, *, timeout: int | None = None, signal: str = "") -> str:
         cid = self.resolve_container(ref)

@@ -1,3 +1,3 @@
 from engine.cli import main
 
-main()
+main(prog_name="dockyard")

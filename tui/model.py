@@ -21,7 +21,7 @@ from rich.text import Text
 from engine import ContainerSummary, ImageSummary
 from engine.cli.output import since_text, size_text
 from engine.errors import NotFound
-from engine.filters import Filters, match_labels, match_text
+from engine.filters import Filters, match_labels
 from engine.images.digest import short_id
 
 __all__ = [

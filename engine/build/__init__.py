@@ -22,6 +22,7 @@ file and line), ``ExpansionError`` for a word BuildKit cannot expand. Both are
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from engine.errors import InvalidArgument
@@ -69,7 +70,7 @@ class Heredoc:
         """The content with leading tabs removed from each line if ``<<-``."""
         if not self.chomp:
             return self.content
-        return "".join(line.lstrip("\t") for line in self.content.splitlines(keepends=True))
+        return re.sub(r"(?m)^\t+", "", self.content)
 
 
 @dataclass(frozen=True)

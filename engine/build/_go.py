@@ -24,6 +24,8 @@ __all__ = [
     "is_letter",
     "is_space",
     "quote",
+    "trim_left_space",
+    "trim_space",
 ]
 
 # unicode.White_Space; Go's unicode.IsSpace is exactly this set.
@@ -36,6 +38,23 @@ _SPACES = frozenset(
 def is_space(ch: str) -> bool:
     """Go's ``unicode.IsSpace`` for one character."""
     return ch in _SPACES
+
+
+def trim_left_space(s: str) -> str:
+    """Go's ``strings.TrimLeftFunc(s, unicode.IsSpace)``."""
+    i = 0
+    while i < len(s) and s[i] in _SPACES:
+        i += 1
+    return s[i:]
+
+
+def trim_space(s: str) -> str:
+    """Go's ``strings.TrimSpace``."""
+    s = trim_left_space(s)
+    end = len(s)
+    while end > 0 and s[end - 1] in _SPACES:
+        end -= 1
+    return s[:end]
 
 
 def is_letter(ch: str) -> bool:

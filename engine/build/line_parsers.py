@@ -17,7 +17,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.build._go import NotStringArray, decode_json_array, is_space, quote
+from engine.build._go import (
+    NotStringArray,
+    decode_json_array,
+    is_space,
+    quote,
+    trim_left_space,
+    trim_space,
+)
 
 __all__ = ["KEYWORDS", "LineError", "Parsed", "parse_words", "split_command"]
 
@@ -38,22 +45,6 @@ class Parsed:
     sub: str | None = None  # ONBUILD: the trigger line, parsed by the caller
 
 
-def _trim_space(s: str) -> str:
-    start, end = 0, len(s)
-    while start < end and is_space(s[start]):
-        start += 1
-    while end > start and is_space(s[end - 1]):
-        end -= 1
-    return s[start:end]
-
-
-def _trim_left_space(s: str) -> str:
-    i = 0
-    while i < len(s) and is_space(s[i]):
-        i += 1
-    return s[i:]
-
-
 def _to_bytes(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
@@ -64,12 +55,12 @@ def _from_bytes(b: bytes) -> str:
 
 def split_command(line: str, escape: str) -> tuple[str, list[str], str]:
     """Split a logical line into (keyword as written, flags, rest)."""
-    parts = _WS.split(_trim_space(line), maxsplit=1)
+    parts = _WS.split(trim_space(line), maxsplit=1)
     flags: list[str] = []
     rest = ""
     if len(parts) == 2:
         rest, flags = _extract_flags(parts[1], escape)
-    return parts[0], flags, _trim_space(rest)
+    return parts[0], flags, trim_space(rest)
 
 
 def _extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
@@ -246,7 +237,7 @@ def _parse_string(rest: str, escape: str) -> Parsed:
 
 
 def _parse_json(rest: str) -> list[str] | None:
-    rest = _trim_left_space(rest)
+    rest = trim_left_space(rest)
     if not rest.startswith("["):
         return None
     return decode_json_array(rest)  # raises NotStringArray

@@ -84,7 +84,8 @@ class BlobReader:
         else:
             raise fail(resp, self.label)
         self._resp = resp
-        self._it = resp.iter_raw(CHUNK)
+        # no chunk size: bytes buffered towards a full chunk would be lost on a drop
+        self._it = resp.iter_raw()
 
     def _drop(self, why: str) -> None:
         self.close()

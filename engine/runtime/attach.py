@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import struct
 from collections.abc import Iterator
@@ -20,10 +19,10 @@ class AttachClient:
         self.exit_code: int | None = None
 
     @classmethod
-    def connect(cls, container_dir: str, *, stdin: bool = True) -> AttachClient:
+    def connect(cls, path: str, *, stdin: bool = True) -> AttachClient:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            s.connect(os.path.join(container_dir, "attach.sock"))
+            s.connect(path)
         except OSError:
             s.close()
             raise Conflict("You cannot attach to a stopped container, start it first") from None

@@ -52,6 +52,13 @@ class Containers:
     def dir(self, cid: str) -> str:
         return self.store.path("containers", cid)
 
+    def socket_path(self, cid: str, rt: Runtime | None = None) -> str:
+        """The monitor's attach socket: short, under the runtime state dir."""
+        rt = rt or self.runtime("")
+        d = os.path.join(os.path.dirname(rt.state_dir), "sock")
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        return os.path.join(d, cid[:24])
+
     def resolve(self, ref: str) -> str:
         ref = ref.lstrip("/")
         row = self.db.one("SELECT id FROM containers WHERE id = ? OR name = ?", (ref, ref))
@@ -167,7 +174,7 @@ class Containers:
             from .options import parse_size
 
             conf = {"runtime_path": rt.info.path, "runtime_state": rt.state_dir,
-                    "runtime_name": rt.info.name,
+                    "runtime_name": rt.info.name, "attach_socket": self.socket_path(cid, rt),
                     "tty": bool(config.get("Tty")), "open_stdin": bool(config.get("OpenStdin")),
                     "restart": _policy(host), "auto_remove": bool(host.get("AutoRemove")),
                     "cgroup_path": spec["linux"]["cgroupsPath"],
@@ -201,7 +208,7 @@ class Containers:
             if wait_attach and line == "listening":
                 from .attach import AttachClient
 
-                client = AttachClient.connect(self.dir(cid))
+                client = AttachClient.connect(self.socket_path(cid))
                 line = proc.stdout.readline().decode().strip()
         finally:
             proc.stdout.close()
@@ -231,9 +238,7 @@ class Containers:
                                 pids_limit=host.get("PidsLimit") or 0),
             netns=None if net == "host" else "",
             cgroup_path=f"/dockyard/{cid}")
-        spec = build_spec(s, "rootfs")
-        spec["root"]["path"] = rootfs
-        return spec
+        return build_spec(s, rootfs)
 
     def _mounts(self, cid: str, host: dict, rootfs: str, net: str) -> list[Mount]:
         d = self.dir(cid)

@@ -13,7 +13,8 @@ and then owns the container until it is gone for good:
 - copies the container's stdout/stderr into the JSON-lines log
   (``{"log","stream","time"}``, nanosecond RFC 3339 times, rotated by
   ``max-size``/``max-file``) and to attached clients;
-- serves ``attach.sock``: a client sends one JSON line
+- serves the attach socket (``/run/dockyard/<root-hash>/sock/<cid>``: a
+  socket path must fit in 108 bytes, a state root's may not): a client sends one JSON line
   ``{"stdin": bool}`` then frames ``[type, 0, 0, 0, len:u32be] payload``
   (0 stdin data, 1 stdin close, 2 resize "rows cols"); it receives frames
   of type 1 stdout, 2 stderr, 3 exit (payload: the exit code as text);
@@ -155,7 +156,7 @@ class Monitor:
         close_after: list[int] = []
         try:
             if tty:
-                sock_path = os.path.join(self.dir, "console.sock")
+                sock_path = self.conf["attach_socket"] + ".console"
                 if os.path.exists(sock_path):
                     os.unlink(sock_path)
                 console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -214,7 +215,7 @@ class Monitor:
 
     # -- clients -----------------------------------------------------------
     def serve(self) -> socket.socket:
-        path = os.path.join(self.dir, "attach.sock")
+        path = self.conf["attach_socket"]
         if os.path.exists(path):
             os.unlink(path)
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -335,7 +336,8 @@ class Monitor:
             if pid == 0:
                 break
             if pid == self.pid:
-                status = os.waitstatus_to_exitcode(st)
+                code = os.waitstatus_to_exitcode(st)
+                status = 128 - code if code < 0 else code  # killed by N → 128+N
         if status is None and self.pid and not _alive(self.pid):
             status = 137  # gone without us seeing it: treat as killed
         return status
@@ -463,11 +465,10 @@ class Monitor:
         for c in list(self.clients):
             self.drop(c)
         srv.close()
-        for name in ("attach.sock",):
-            try:
-                os.unlink(os.path.join(self.dir, name))
-            except OSError:
-                pass
+        try:
+            os.unlink(self.conf["attach_socket"])
+        except OSError:
+            pass
         rootfs = os.path.join(self.dir, "rootfs")
         libc = ctypes.CDLL(None, use_errno=True)
         libc.umount2(rootfs.encode(), MNT_DETACH)

@@ -88,7 +88,8 @@ class ListPane(Vertical):
     # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(classes="pane-title")
-        yield DataTable(cursor_type="row", zebra_stripes=True, cursor_foreground_priority="renderable")
+        yield DataTable(cursor_type="row", zebra_stripes=True,
+                        cursor_foreground_priority="renderable")
         yield Static(self.EMPTY, classes="empty")
         yield Input(placeholder=f"filter: {self.FILTER_HINT}   (enter keeps it, esc clears)",
                     classes="filter")
@@ -266,11 +267,7 @@ class ListPane(Vertical):
 
     def status_text(self) -> Text:
         """The pane's title line; panes extend it with their context."""
-        n, total = len(self._shown), len(self._rows)
-        one, many = self.NOUN
-        count = f"{total} {one if total == 1 else many}" if n == total else \
-            f"{n} of {total} {many}"
-        t = Text.assemble((self.TITLE, "bold"), "  ", (count, "dim"))
+        t = Text.assemble((self.TITLE, "bold"), "  ", (self.count_text(), "dim"))
         if self.filter_text.strip():
             t.append("  filter ", style="dim")
             t.append(self.filter_text.strip(), style="yellow")
@@ -279,6 +276,13 @@ class ListPane(Vertical):
         if self.filter_error:
             t.append(f"  {self.filter_error}", style="bold red")
         return t
+
+    def count_text(self) -> str:
+        n, total = len(self._shown), len(self._rows)
+        one, many = self.NOUN
+        if n == total:
+            return f"{total} {one if total == 1 else many}"
+        return f"{n} of {total} {many}"
 
     def _update_title(self) -> None:
         self.query_one(".pane-title", Static).update(self.status_text())
@@ -299,8 +303,8 @@ class ListPane(Vertical):
 
     # -- actions ----------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.ROW_ACTIONS and self.current_row() is None:
-            return None  # shown disabled in the footer
+        if (action in self.ROW_ACTIONS or action == "toggle_mark") and self.current_row() is None:
+            return False  # the footer shows only the keys that apply now
         return True
 
     def action_toggle_mark(self) -> None:

@@ -74,6 +74,13 @@ class ImagesPane(ListPane):
             return False
         return match_text(term, *row.text)
 
+    def count_text(self) -> str:
+        ids = {r.obj.image.id for r in self._shown}
+        n = len(self._images)
+        images = f"{n} image{'s' if n != 1 else ''}" if len(ids) == n else \
+            f"{len(ids)} of {n} images"
+        return f"{images}, {len(self._shown)} row{'s' if len(self._shown) != 1 else ''}"
+
     def current_ref(self) -> ImageRef | None:
         row = self.current_row()
         return row.obj if row else None

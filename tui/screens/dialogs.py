@@ -59,12 +59,12 @@ class ErrorScreen(ModalScreen[None]):
 
     def __init__(self, message: str, title: str = "Error") -> None:
         super().__init__(classes="dialog-screen")
-        self._message, self._title = message, title
+        self.message, self._title = message, title
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error", id="error-dialog"):
             yield Label(self._title, classes="dialog-title")
-            yield Static(self._message, classes="error-message", markup=False)
+            yield Static(self.message, classes="error-message", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("OK", id="ok", variant="primary")
 

@@ -36,7 +36,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="view", id="help-view"):
             yield Label("Keys  [dim](remap any of them by id in "
-                        "~/.config/dockyard/config.toml [keys]; esc closes)[/]",
+                        "~/.config/dockyard/config.toml \\[keys]; esc closes)[/]",
                         classes="dialog-title")
             yield DataTable(cursor_type="row", zebra_stripes=True, id="help-table")
 

@@ -42,11 +42,18 @@ class StatusHeader(Static):
         running = sum(1 for c in st.containers if c.state == "running")
         # TODO(containers issue): the engine's info() will name the runtime
         # (crun/runc) it found; until then the header says so.
-        runtime = info.get("DefaultRuntime") or "none yet"
-        right = [("runtime ", "dim"), (str(runtime), ""), ("  free ", "dim"),
-                 (size_text(info.get("DiskFree", 0)), ""),
-                 ("  images ", "dim"), (str(len(st.images)), "bold"),
-                 ("  containers ", "dim"), (f"{running}/{len(st.containers)}", "bold")]
+        runtime = info.get("DefaultRuntime") or "—"
+        free = size_text(info.get("DiskFree", 0))
+        counts = f"{running}/{len(st.containers)}"
+        if self.size.width >= 110:
+            right = [("runtime ", "dim"), (str(runtime), ""), ("  free ", "dim"), (free, ""),
+                     ("  images ", "dim"), (str(len(st.images)), "bold"),
+                     ("  containers ", "dim"), (counts, "bold")]
+        else:  # 80 columns: the same facts, fewer words
+            right = [("runtime ", "dim"), (str(runtime), ""), (" · ", "dim"), (free, ""),
+                     (" free · ", "dim"),
+                     (str(len(st.images)), "bold"), (" img · ", "dim"), (counts, "bold"),
+                     (" ctr", "dim")]
         right_len = sum(len(t) for t, _ in right)
         room = max(self.size.width - right_len - len("dockyard  ") - 2, 8)
         root = _middle_truncate(str(info.get("DockyardRootDir", "")), room)

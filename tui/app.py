@@ -1,0 +1,272 @@
+"""dockyard's Textual App: global keys, the command palette, dialogs, and the
+one handler that turns a failed worker into an error dialog.
+
+The layout lives in ``screens/main.py``, the panes in ``panes/``, every
+engine call in ``workers.py``.  ``run(root)`` is what ``dockyard`` (no
+arguments) calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from engine import Engine
+from engine.cli.output import size_text
+from engine.errors import EngineError
+
+from .config import Config, load_config
+from .model import ImageRef
+from .panes.base import ListPane
+from .panes.containers import ContainersPane
+from .panes.disk import DiskPane
+from .panes.images import ImagesPane
+from .panes.layers import LayersPane
+from .screens.dialogs import ConfirmScreen, ErrorScreen, TagScreen
+from .screens.help import HelpScreen
+from .screens.main import PANES, MainScreen
+from .screens.viewers import CLOSE, HistoryScreen, InspectScreen
+from .state import (
+    DeletePlanned,
+    DiskLoaded,
+    EngineFailed,
+    HistoryLoaded,
+    ImagesRemoved,
+    ImageTagged,
+    InspectLoaded,
+    LayersLoaded,
+    StateLoaded,
+)
+from .workers import EngineWorkers
+
+__all__ = ["DockyardApp", "run"]
+
+MAX_PLAN_LINES = 12
+
+
+class DockyardApp(EngineWorkers, App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "dockyard"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "quit", id="app.quit"),
+        Binding("question_mark", "help", "help", id="app.help"),
+        Binding("colon", "command_palette", "commands", id="app.palette"),
+        Binding("ctrl+p", "command_palette", "commands", show=False, priority=True,
+                id="app.palette.ctrl"),
+    ]
+
+    def __init__(self, engine: Engine, *, config: Config | None = None,
+                 clock: Callable[[], float] = time.time, poll_interval: float = 0.5,
+                 first_pane: str = "images") -> None:
+        """``clock`` is the "now" of every "N minutes ago" (tests freeze it)."""
+        super().__init__()
+        import threading
+
+        self.engine = engine
+        self.config = config or Config()
+        self.clock = clock
+        self.refresh_interval = self.config.refresh_interval
+        self.poll_interval = poll_interval
+        self.first_pane = first_pane
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+
+    # -- lifecycle ----------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.apply_config(self.config)
+        self.push_screen(MainScreen(self.first_pane))
+        self.live()
+
+    def on_unmount(self) -> None:
+        self.stop_live()
+
+    def apply_config(self, config: Config) -> None:
+        self.config = config
+        self.refresh_interval = config.refresh_interval
+        known = {b.id for _, bindings in self.key_sections() for b in bindings if b.id}
+        for binding_id in sorted(set(config.keys) - known):
+            self.notify(f"config: no key binding has the id {binding_id!r}",
+                        severity="warning", timeout=8)
+        self.set_keymap(config.keys)
+        if config.theme:
+            if config.theme in self.available_themes:
+                self.theme = config.theme
+            else:
+                self.notify(f"config: unknown theme {config.theme!r}", severity="warning")
+        for warning in config.warnings:
+            self.notify(warning, severity="warning", timeout=8)
+        if isinstance(self.screen, MainScreen):
+            self.screen.refresh_keys()
+
+    @property
+    def main(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("the main screen is not up")
+
+    # -- the one error handler --------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.show_error(event.worker.error, event.worker.group)
+
+    def on_engine_failed(self, message: EngineFailed) -> None:
+        self.show_error(message.error, "live")
+
+    def show_error(self, error: BaseException, what: str = "") -> None:
+        noun, _, verb = what.partition(".")
+        title = f"{noun}: {verb} failed" if verb else f"{what or 'dockyard'} failed"
+        if isinstance(error, EngineError):
+            text = str(error)
+        else:  # a bug, not a user error: still a dialog, and the log has the traceback
+            text = f"internal error: {type(error).__name__}: {error}"
+            self.log.error(error)
+        if any(isinstance(s, ErrorScreen) and s.message == text for s in self.screen_stack):
+            return
+        self.push_screen(ErrorScreen(text, title=title))
+
+    # -- messages from the workers --------------------------------------------------
+    def on_state_loaded(self, message: StateLoaded) -> None:
+        self.main.apply_state(message.state)
+
+    def on_layers_loaded(self, message: LayersLoaded) -> None:
+        self.main.show_layers(message.image_id, message.layers, message.total_images)
+
+    def on_disk_loaded(self, message: DiskLoaded) -> None:
+        self.main.show_disk(message.usage)
+
+    def on_history_loaded(self, message: HistoryLoaded) -> None:
+        self.push_screen(HistoryScreen(message.ref, message.entries, self.clock()))
+
+    def on_inspect_loaded(self, message: InspectLoaded) -> None:
+        self.push_screen(InspectScreen(message.ref, message.data))
+
+    def on_image_tagged(self, message: ImageTagged) -> None:
+        self.notify(f"Tagged {message.target}", timeout=4)
+        self.main.images_pane.select_image(message.image_id, message.target)
+
+    def on_images_removed(self, message: ImagesRemoved) -> None:
+        untagged = sum(1 for line in message.lines if line.startswith("Untagged:"))
+        deleted = [line for line in message.lines if line.startswith("Deleted:")]
+        self.main.images_pane.marked.clear()
+        if message.lines:
+            self.notify(f"{untagged} untagged, {len(deleted)} deleted (images and layers)",
+                        title="rmi", timeout=5)
+
+    def on_delete_planned(self, message: DeletePlanned) -> None:
+        plan = message.plan
+        body: list[Text | str] = []
+        for step in plan.steps:
+            style = "bold red" if step.refused else "bold"
+            body.append(Text(step.summary, style=style))
+        lines = [line for s in plan.steps for line in s.lines]
+        if not plan.refs:
+            self.push_screen(ErrorScreen("\n".join(s.summary for s in plan.steps),
+                                         title="image: delete refused"))
+            return
+        body.append(Text("\nrmi will print:", style="dim"))
+        shown = lines[:MAX_PLAN_LINES]
+        body.append(Text("\n".join(shown), style="dim", overflow="fold"))
+        if len(lines) > len(shown):
+            body.append(Text(f"… and {len(lines) - len(shown)} more", style="dim"))
+        if plan.freed:
+            body.append(Text(f"\n{size_text(plan.freed)} of layers freed", style="bold"))
+        verb = "Untag" if plan.untag_only else "Delete"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.remove_images(plan.refs)
+
+        self.push_screen(ConfirmScreen(plan.title, body, confirm=verb), answered)
+
+    # -- asks (dialogs first, then a worker) -----------------------------------------
+    def ask_tag(self, ref: ImageRef) -> None:
+        source = ref.ref if ref.by_name else ref.image.id
+        suggestion = f"{ref.repository}:" if ref.repository != "<none>" else ""
+
+        def answered(target: str | None) -> None:
+            if target:
+                self.tag_image(source, target)
+
+        self.push_screen(TagScreen(ref.ref if ref.by_name else ref.image.id[:19], suggestion),
+                         answered)
+
+    def ask_delete(self, refs: list[ImageRef]) -> None:
+        self.plan_delete(refs)
+
+    # -- global actions ---------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_sections()))
+
+    def key_sections(self) -> list[tuple[str, list[Binding]]]:
+        """Every binding, grouped by where it works (the help screen, and the
+        set of ids the config file may remap)."""
+        def own(cls: type) -> list[Binding]:
+            return [b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
+
+        return [
+            ("Everywhere", own(DockyardApp) + own(MainScreen)),
+            ("Lists", own(ListPane)),
+            ("Images", own(ImagesPane)
+             + [Binding("enter", "history", "history (as h)", id=None)]),
+            ("Layers", own(LayersPane)),
+            ("Containers", own(ContainersPane)),
+            ("Disk", own(DiskPane)),
+            ("Dialogs", own(ConfirmScreen) + own(TagScreen) + own(ErrorScreen)
+             + [b for b in CLOSE if isinstance(b, Binding)] + own(HelpScreen)),
+        ]
+
+    def _on_image(self, action: str) -> Callable[[], None]:
+        def run() -> None:
+            main = self.main
+            if main.current not in ("images", "layers"):
+                main.action_show_pane("images")
+            if main.images_pane.current_row() is None:
+                self.notify("No image selected", severity="warning")
+                return
+            getattr(main.images, f"action_{action}")()
+        return run
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for pane_id, title in PANES.items():
+            yield SystemCommand(f"pane: {title.lower()}", f"Show the {title} pane",
+                                lambda p=pane_id: self.main.action_show_pane(p))
+        for verb, help_text in (("tag", "Give the selected image another name"),
+                                ("delete", "Untag or delete the selected/marked images (rmi)"),
+                                ("history", "Show how the selected image was built"),
+                                ("inspect", "Show the selected image's JSON")):
+            yield SystemCommand(f"image: {verb}", help_text, self._on_image(verb))
+        yield SystemCommand("image: show dangling", "Filter the Images pane to dangling images",
+                            self._filter_dangling)
+        yield SystemCommand("list: filter", "Filter the focused list", self._open_filter)
+        yield SystemCommand("app: refresh", "Reload everything from the engine",
+                            self.request_refresh)
+        yield SystemCommand("app: keys", "Show every key", self.action_help)
+        yield SystemCommand("app: theme", "Change the colour theme", self.action_change_theme)
+        yield SystemCommand("app: screenshot", "Save an SVG screenshot of this screen",
+                            lambda: self.set_timer(0.1, self.deliver_screenshot))
+        yield SystemCommand("app: quit", "Leave dockyard", self.exit)
+
+    def _filter_dangling(self) -> None:
+        main = self.main
+        main.action_show_pane("images")
+        pane = main.images
+        pane.open_filter()
+        pane.filter_input.value = "dangling=true"
+
+    def _open_filter(self) -> None:
+        self.main.action_filter()
+
+
+def run(root: str) -> None:
+    """Open the TUI on the state root ``root`` (``dockyard`` with no command)."""
+    config = load_config()
+    with Engine(root) as engine:
+        DockyardApp(engine, config=config).run()
