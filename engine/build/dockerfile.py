@@ -185,8 +185,12 @@ def _heredocs_in(line: str) -> list[Heredoc]:
     return found
 
 
-def parse(text: str, *, file: str = "Dockerfile") -> Dockerfile:
-    """Parse Dockerfile text; raise DockerfileError where BuildKit fails."""
+def parse(text: str, *, file: str = "Dockerfile", strict: bool = True) -> Dockerfile:
+    """Parse Dockerfile text; raise DockerfileError where BuildKit fails.
+
+    With ``strict=False`` unknown keywords stay in the result (with one empty
+    argument), as in BuildKit's bare AST; a build always parses strictly.
+    """
     d = _Directives()
     scanner = _Scanner(text)
     current = 0
@@ -262,7 +266,7 @@ def parse(text: str, *, file: str = "Dockerfile") -> Dockerfile:
         # BuildKit points at the last line it read; we name the long one
         raise fail(f"dockerfile line greater than max allowed size of {_MAX_LINE - 1}",
                    current + 1)
-    for inst in out:
+    for inst in out if strict else ():
         if inst.keyword not in KEYWORDS:
             raise fail(_unknown_instruction(inst.name), inst.line, inst.end_line)
     return Dockerfile(instructions=tuple(out), directives=dict(d.values), escape=d.escape,

@@ -1,27 +1,27 @@
 """Shell-word expansion exactly as BuildKit's ``frontend/dockerfile/shell`` does it.
 
-This is a port of BuildKit's ``lex.go``: single and double quotes, the escape
-token (``\\`` or the Dockerfile's ``# escape=``), ``$VAR`` and ``${VAR}``, the
-modifiers ``:-`` ``-`` ``:+`` ``+`` ``:?`` ``?``, the pattern trims ``#`` ``##``
-``%`` ``%%`` and the substitutions ``/`` ``//``. It is not a shell: there is no
-command substitution, no arithmetic, no globbing, and the "patterns" are
-BuildKit's regular-expression translation, not POSIX globs (no ``[...]``).
+A port of BuildKit's ``lex.go``: single and double quotes, the escape token
+(``\\`` or the Dockerfile's ``# escape=``), ``$VAR`` and ``${VAR}``, the
+modifiers ``:-`` ``-`` ``:+`` ``+`` ``:?`` ``?``, and the pattern modifiers
+``#`` ``##`` ``%`` ``%%`` ``/`` ``//`` (see ``shell_patterns``). It is not a
+shell: no command substitution, no arithmetic, no globbing.
 
 ``process_word`` keeps the spacing of the expanded text (what ENV, WORKDIR,
-USER... see); ``process_words`` splits it into words after expansion, where
-only unquoted whitespace that did not come from a variable... separates words
-(what COPY sources and exec-form-less lists see). ``Lex`` exposes the option
-flags BuildKit's heredoc and raw-expansion paths use.
+USER... values get). ``process_words`` splits the result into words on
+unquoted whitespace, including whitespace that came out of a variable, but
+never inside quotes (what BuildKit's ProcessWords gives). ``Lex`` exposes the
+option flags BuildKit's heredoc and raw-expansion paths use, and reports
+which variables an expansion read.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from engine.build import ExpansionError
 from engine.build._go import is_digit, is_letter, is_space, quote
+from engine.build.shell_patterns import PatternError, substitute, trim_prefix, trim_suffix
 
 __all__ = [
     "Expansion",
@@ -37,7 +37,6 @@ _EOF = ""  # the scanner's end marker; every real character is one long
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 # Characters a heredoc marker may have between "<<" and its word.
 _HEREDOC_SPACE = frozenset(" \t\r")
-_REGEX_SPECIAL = frozenset("[]{}.+()|^$")
 
 
 class _Fail(Exception):
@@ -356,9 +355,12 @@ class _Run:
             greedy = word.startswith(ch)
             if greedy:
                 word = word[1:]
-            if ch == "%":
-                return _trim_suffix(word, value, greedy)
-            return _trim_prefix(word, value, greedy)
+            try:
+                if ch == "%":
+                    return trim_suffix(word, value, greedy)
+                return trim_prefix(word, value, greedy)
+            except PatternError as e:
+                raise _Fail(str(e)) from None
         raise _Fail(f"unsupported modifier ({chs}) in substitution")
 
     def substitute(self, name: str) -> str:
@@ -381,144 +383,9 @@ class _Run:
         if self.lex.skip_unset_env and not found:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
         try:
-            rx = _pattern_regex(pattern, greedy=True, anchored=False)
-        except _BadPattern as e:
-            raise _Fail(f"invalid pattern ({pattern}) in substitution: {e}") from None
-        if replace_all:
-            return _go_replace_all(rx, value, replacement)
-        m = rx.search(value)
-        if m is None:
-            return value
-        return value[: m.start()] + replacement + value[m.end():]
-
-
-class _BadPattern(Exception):
-    """A ``\\x`` escape BuildKit's pattern translation refuses."""
-
-
-def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """BuildKit's convertShellPatternToRegex: ``*`` and ``?`` only, no ``[...]``."""
-    scan = _Scanner(pattern)
-    out = ["^"] if anchored else []
-    star = ".*" if greedy else ".*?"
-    while (tok := scan.next()) != _EOF:
-        if tok == "*":
-            out.append(star)
-            continue
-        if tok == "?":
-            out.append(".")
-            continue
-        if tok == "\\":
-            # "\}" and "\/" only protect the delimiter; the escape is dropped
-            if scan.peek() in ("}", "/"):
-                continue
-            out.append("\\")
-            tok = scan.next()
-            if tok not in ("*", "?", "\\"):
-                raise _BadPattern(f"invalid escape '\\{tok or chr(0xFFFD)}'")
-        elif tok in _REGEX_SPECIAL:
-            out.append("\\")
-        out.append(tok)
-    return re.compile("".join(out))
-
-
-def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    try:
-        rx = _pattern_regex(pattern, greedy=greedy, anchored=True)
-    except _BadPattern as e:
-        raise _Fail(f"invalid pattern ({pattern}) in substitution: {e}") from None
-    m = rx.search(value)
-    return value[m.end():] if m else value
-
-
-def _reverse_pattern(pattern: str) -> str:
-    # reverse, but keep each "\x" escape pair in order: a\*c -> c\*a
-    out = [""] * len(pattern)
-    last = len(pattern) - 1
-    i = 0
-    while i <= last:
-        tok = pattern[i]
-        at = last - i
-        if tok == "\\" and i != last:
-            out[at - 1] = tok
-            out[at] = pattern[i + 1]
-            i += 2
-        else:
-            out[at] = tok
-            i += 1
-    return "".join(out)
-
-
-def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
-    # a regex cannot find the shortest rightmost match, so search the
-    # reversed value with the reversed pattern instead
-    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
-
-
-def _go_replace_all(rx: re.Pattern[str], src: str, template: str) -> str:
-    """Go's ``Regexp.ReplaceAllString``: ``$``-expansion, Go's empty-match rule."""
-    out: list[str] = []
-    last_end = 0
-    pos = 0
-    while pos <= len(src):
-        m = rx.search(src, pos)
-        if m is None:
-            break
-        out.append(src[last_end:m.start()])
-        # an empty match right after the previous match is not replaced
-        if m.end() > last_end or m.start() == 0:
-            out.append(_go_expand(template, m))
-        last_end = m.end()
-        pos = pos + 1 if pos + 1 > m.end() else m.end()
-    out.append(src[last_end:])
-    return "".join(out)
-
-
-def _go_expand(template: str, m: re.Match[str]) -> str:
-    """Go's ``Regexp.Expand``; the pattern has no groups, so only ``$0`` has text."""
-    out: list[str] = []
-    rest = template
-    while (i := rest.find("$")) >= 0:
-        out.append(rest[:i])
-        rest = rest[i + 1:]
-        if rest.startswith("$"):
-            out.append("$")
-            rest = rest[1:]
-            continue
-        ref = _extract_ref(rest)
-        if ref is None:
-            out.append("$")  # malformed reference: the $ stays literal
-            continue
-        num, rest = ref
-        if num == 0:
-            out.append(m.group(0))
-    out.append(rest)
-    return "".join(out)
-
-
-def _extract_ref(s: str) -> tuple[int, str] | None:
-    """Parse ``name`` or ``{name}``: (group number or -1 for a name, rest)."""
-    brace = s.startswith("{")
-    body = s[1:] if brace else s
-    i = 0
-    while i < len(body) and (is_letter(body[i]) or is_digit(body[i]) or body[i] == "_"):
-        i += 1
-    if i == 0:
-        return None
-    name = body[:i]
-    if brace:
-        if i >= len(body) or body[i] != "}":
-            return None
-        i += 1
-    num = 0
-    for c in name:
-        if not ("0" <= c <= "9") or num >= 100_000_000:
-            num = -1
-            break
-        num = num * 10 + ord(c) - ord("0")
-    if name[0] == "0" and len(name) > 1:
-        num = -1  # Go refuses leading zeros
-    return num, body[i:]
+            return substitute(pattern, value, replacement, replace_all)
+        except PatternError as e:
+            raise _Fail(str(e)) from None
 
 
 def process_word(word: str, env: EnvLike, *, escape: str = "\\") -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from types import TracebackType
+from typing import Any
 
 import click
 
@@ -47,7 +48,7 @@ class Renderer:
         self.tty = sys.stdout.isatty() if tty is None else tty
         self.lines: dict[str, str] = {}  # id (or a unique key for id-less lines) → text
         self.lock = threading.Lock()
-        self.live = None
+        self.live: Any = None  # a rich Live on a terminal
 
     def __enter__(self) -> Renderer:
         if self.tty and not self.quiet:

@@ -195,7 +195,10 @@ class Containers:
 
     def _launch(self, cid: str, wait_attach: bool):
         err = open(os.path.join(self.dir(cid), "monitor.err"), "ab")  # noqa: SIM115
-        args = [sys.executable, "-I", "-S", MONITOR, self.store.root, cid]
+        # imported, not run as a script, so its bytecode is cached between launches
+        boot = (f"import sys;sys.path.insert(0,{os.path.dirname(MONITOR)!r});"
+                "from monitor import main;main(sys.argv)")
+        args = [sys.executable, "-I", "-S", "-c", boot, self.store.root, cid]
         if wait_attach:
             args.append("--wait-attach")
         with err:
@@ -375,7 +378,9 @@ class Containers:
             self.stop(cid, timeout=0)
         with self.db.write() as c:
             c.execute("UPDATE containers SET state = 'removing' WHERE id = ?", (cid,))
-        self._teardown(cid, json.loads(row["host_config"]).get("Runtime", ""))
+        rootfs = os.path.join(self.dir(cid), "rootfs")
+        if row["state"] in LIVE or is_mountpoint(rootfs):  # else the monitor cleaned up
+            self._teardown(cid, json.loads(row["host_config"]).get("Runtime", ""))
         anon = [r["volume"] for r in self.db.query(
             "SELECT cv.volume FROM container_volumes cv JOIN volumes v ON v.name = cv.volume "
             "WHERE cv.container_id = ? AND v.anonymous = 1", (cid,))]

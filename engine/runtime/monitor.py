@@ -1,9 +1,9 @@
 """The per-container monitor (dockyard's conmon): stdlib only, one process.
 
-Run as a *script*, not as part of the ``engine`` package, so it stays small
-(target: under 15 MB RSS)::
+Imported on its own (``sys.path`` set to this directory), never through the
+``engine`` package, so it stays small (target: under 15 MB RSS)::
 
-    python3 -I -S engine/runtime/monitor.py ROOT CID [--wait-attach]
+    python3 -I -S -c "…; from monitor import main; main(sys.argv)" ROOT CID [--wait-attach]
 
 It daemonizes (fork + setsid; the first process reports readiness on its
 stdout and exits), becomes a child subreaper, starts the container with
@@ -144,7 +144,8 @@ class Monitor:
 
     def start(self) -> None:
         """Create and start the container; raises RuntimeError with runc's words."""
-        subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
+        if os.path.exists(os.path.join(self.conf["runtime_state"], self.cid)):
+            subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
         tty = bool(self.conf.get("tty"))
         pidfile = os.path.join(self.dir, "pid")
         args = self.runtime("run", "--detach", "--pid-file", pidfile,

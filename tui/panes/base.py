@@ -126,6 +126,15 @@ class ListPane(Vertical):
         self._pending_key = key
         self._restore_cursor(None, 0)
 
+    @property
+    def shown(self) -> list[Row]:
+        """The rows on screen now, in order (after filter and sort)."""
+        return list(self._shown)
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
     def current_row(self) -> Row | None:
         table = self.table
         if not self._shown or table.row_count == 0:
@@ -246,9 +255,11 @@ class ListPane(Vertical):
             return
         table.move_cursor(row=index, scroll=old_scroll is None)
         if old_scroll is not None:
+            # clear() scrolled to the top: put the view back where it was once
+            # the new rows are measured, then make sure the cursor is in it
             def settle() -> None:
                 table.scroll_to(y=old_scroll, animate=False, immediate=True)
-                table.move_cursor(row=index)
+                table.move_cursor(row=table.cursor_row)
             self.call_after_refresh(settle)
         self._cursor_changed()
 

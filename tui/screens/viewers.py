@@ -31,14 +31,14 @@ class InspectScreen(ModalScreen[None]):
 
     def __init__(self, ref: str, data: dict) -> None:
         super().__init__(classes="view-screen")
-        self._ref, self._data = ref, data
+        self._ref = ref
+        self.json_text = json.dumps([data], indent=4)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="view", id="inspect-view"):
             yield Label(f"inspect {self._ref}  [dim](esc closes)[/]", classes="dialog-title")
-            text = json.dumps([self._data], indent=4, sort_keys=False)
             with VerticalScroll(id="inspect-scroll"):
-                yield Static(Syntax(text, "json", theme="ansi_dark", word_wrap=True,
+                yield Static(Syntax(self.json_text, "json", theme="ansi_dark", word_wrap=True,
                                     background_color="default"), id="inspect-json")
 
     def on_mount(self) -> None:

@@ -81,7 +81,8 @@ def start_registry(tmp: Path, *, htpasswd: Path | None = None) -> RealRegistry:
         except httpx.HTTPError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"docker-registry did not start:\n{log.read_text()}")
+                raise RuntimeError(
+                    f"docker-registry did not start:\n{log.read_text()}") from None
             time.sleep(0.05)
     return RealRegistry(f"127.0.0.1:{port}", log, proc)
 

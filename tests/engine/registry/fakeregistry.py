@@ -85,7 +85,8 @@ class FakeRegistry:
     drop: dict[str, int] = field(default_factory=dict)  # digest → times to drop mid-body
     ignore_range: bool = False
     oversize: set[str] = field(default_factory=set)
-    errors: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # path → status, code, msg
+    # path → (status, error code, message) answered instead of the content
+    errors: dict[str, tuple[int, str, str]] = field(default_factory=dict)
     log: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     token_requests: list[dict[str, list[str]]] = field(default_factory=list)
     tokens: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
@@ -151,7 +152,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if not head and body:
+        if not head and body and self.command != "HEAD":
             self.wfile.write(body)
 
     def _error(self, status: int, code: str, message: str, headers=None) -> None:
@@ -231,7 +232,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._token(query)
             return
         if path == "/v2/":
-            if reg.users or reg.anonymous_pull:
+            token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if (reg.users or reg.anonymous_pull) and token not in reg.tokens:
                 realm = f"http://{reg.host}/token"
                 self._error(401, "UNAUTHORIZED", "authentication required",
                             {"WWW-Authenticate": f'Bearer realm="{realm}",service="fake"'})

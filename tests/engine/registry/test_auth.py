@@ -108,6 +108,7 @@ def test_bearer_wrong_password_and_anonymous(engine, fake) -> None:
         login(fake.host, "bob", "wrong")
     assert not Path(DockerConfig().path).exists()
     fake.anonymous_pull = True
+    fake.token_requests.clear()
     img = make_image(1)
     fake.add_image("pub/app", "latest", img)
     res = pull(engine.store, engine.snapshots, engine.image_store, f"{fake.host}/pub/app")

@@ -10,7 +10,7 @@ from engine.registry import RegistryError, pull
 from tests.conftest import store_state
 
 from .conftest import cli
-from .fakeregistry import make_image
+from .fakeregistry import digest_of, make_image
 
 
 def _pull(engine, ref: str, **kw):
@@ -29,8 +29,7 @@ def seeded(engine, root, fake):
 def test_corrupt_blob_aborts_and_leaves_the_store_unchanged(seeded, root, fake) -> None:
     img = make_image(4, seed=1)
     fake.add_image("bad/img", "1", img)
-    fake.corrupt.add(img.layers[-1][0:0] and "" or __import__(
-        "tests.engine.registry.fakeregistry", fromlist=["digest_of"]).digest_of(img.layers[-1]))
+    fake.corrupt.add(digest_of(img.layers[-1]))  # the others download fine meanwhile
     before = store_state(root)
     with pytest.raises(DigestMismatch, match=r"^blob sha256:[0-9a-f]{64}: content digest "):
         _pull(seeded, f"{fake.host}/bad/img:1")
@@ -44,8 +43,6 @@ def test_corrupt_blob_aborts_and_leaves_the_store_unchanged(seeded, root, fake) 
 
 
 def test_interrupted_blob_is_resumed_with_range(engine, fake) -> None:
-    from .fakeregistry import digest_of
-
     img = make_image(2, size=400_000, seed=2)
     fake.add_image("flaky/img", "1", img)
     big = digest_of(img.layers[0])
@@ -59,8 +56,6 @@ def test_interrupted_blob_is_resumed_with_range(engine, fake) -> None:
 
 
 def test_registry_that_ignores_range_still_works(engine, fake) -> None:
-    from .fakeregistry import digest_of
-
     img = make_image(1, size=400_000, seed=3)
     fake.add_image("norange/img", "1", img)
     fake.drop[digest_of(img.layers[0])] = 1
@@ -69,8 +64,6 @@ def test_registry_that_ignores_range_still_works(engine, fake) -> None:
 
 
 def test_connection_that_always_drops_is_a_clean_error(seeded, root, fake) -> None:
-    from .fakeregistry import digest_of
-
     img = make_image(2, size=200_000, seed=4)
     fake.add_image("dead/img", "1", img)
     fake.drop[digest_of(img.layers[1])] = 1000
@@ -81,8 +74,6 @@ def test_connection_that_always_drops_is_a_clean_error(seeded, root, fake) -> No
 
 
 def test_oversized_blob_is_refused(seeded, root, fake) -> None:
-    from .fakeregistry import digest_of
-
     img = make_image(1, seed=5)
     fake.add_image("big/img", "1", img)
     fake.oversize.add(digest_of(img.layers[0]))
@@ -143,8 +134,6 @@ def test_pull_progress_is_dockers(engine, fake) -> None:
     _pull(engine, f"{fake.host}/prog/img:1", progress=seen.append)
     statuses = [(p.id, p.status) for p in seen if p.status not in ("Downloading", "Extracting")]
     assert statuses[0] == ("1", "Pulling from prog/img")
-    from .fakeregistry import digest_of
-
     for blob in img.layers:
         sid = short_id(digest_of(blob))
         mine = [s for i, s in statuses if i == sid]
