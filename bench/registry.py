@@ -5,7 +5,8 @@ the wire are the bytes on disk) goes to and from Debian's docker-registry on
 127.0.0.1.  Each push run starts a fresh registry, so nothing is skipped or
 mounted.  skopeo pushes from an OCI layout directory and pulls into one; it
 never unpacks layers.  `dockyard pull` also extracts every layer into
-snapshots, so it does more work than skopeo in the same time budget.
+snapshots, so it does more work than skopeo; ``skopeo copy + umoci unpack``
+is the like-for-like peer for that.
 Prints medians, ratios and throughput (MB/s of blob bytes).
 """
 
@@ -135,6 +136,22 @@ def main() -> None:
                     lambda: run(["skopeo", "copy", "-q", "--src-tls-verify=false",
                                  f"docker://{src}", f"oci:{pdir}:x"]),
                     runs=RUNS, setup=fresh_pull)
+            if have("skopeo") and have("umoci"):
+                bundle = work / "bundle"
+
+                def skopeo_umoci() -> None:
+                    run(["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{src}",
+                         f"oci:{pdir}:x"])
+                    run(["umoci", "unpack", "--image", f"{pdir}:x", str(bundle)])
+
+                def fresh_bundle() -> None:
+                    fresh_pull()
+                    shutil.rmtree(bundle, ignore_errors=True)
+
+                # the same work as a dockyard pull: fetch, verify, then extract the layers
+                pulls["skopeo copy + umoci unpack"] = timed(skopeo_umoci, runs=RUNS,
+                                                            setup=fresh_bundle)
+                shutil.rmtree(bundle, ignore_errors=True)
             title = "pull generated image (dockyard also extracts every layer)"
             report(title, pulls,
                    "skopeo copy docker:// → oci:" if have("skopeo") else "dockyard pull (+ unpack)")

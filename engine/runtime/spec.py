@@ -214,7 +214,7 @@ def build_spec(s: SpecInput, rootfs: str) -> dict:
         "mounts": [m.to_json() for m in mounts],
         "linux": {
             "namespaces": namespaces,
-            "resources": _resources(s.resources),
+            "resources": _resources(s.resources, s.privileged),
             "cgroupsPath": s.cgroup_path,
             "maskedPaths": [] if s.privileged else list(MASKED),
             "readonlyPaths": [] if s.privileged else list(READONLY),
@@ -230,8 +230,8 @@ def build_spec(s: SpecInput, rootfs: str) -> dict:
     return spec
 
 
-def _resources(r: Resources) -> dict:
-    out: dict = {"devices": [{"allow": False, "access": "rwm"}]}
+def _resources(r: Resources, privileged: bool = False) -> dict:
+    out: dict = {"devices": [{"allow": privileged, "access": "rwm"}]}
     mem: dict = {}
     if r.memory:
         mem["limit"] = r.memory

@@ -293,8 +293,7 @@ def test_history_and_inspect_screens(loaded):
             screen = await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen)
                                     and app.screen, "inspect")
             assert json.loads(screen.json_text)[0]["Id"] == loaded.resolve_image(KANIKO_TAG)
-            await pilot.pause()
-            assert '"Id": "sha256:ae16a51058a7' in screen_text(app)
+            await wait_for(pilot, lambda: "sha256:ae16a51058a7" in screen_text(app), "the JSON")
             await pilot.press("escape")
             assert app.screen is app.main
     run(go())

@@ -61,7 +61,7 @@ class HistoryScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        width = max(self.app.size.width - 58, 20)
+        width = max(self.app.size.width - 54, 20)
         table.add_column("Image", width=12, key="image")
         table.add_column("Created", key="created")
         table.add_column("Created by", width=width, key="created_by")

@@ -254,3 +254,63 @@ def test_200_cycles_leave_nothing_behind(croot) -> None:
     assert ps.stdout == b""
     snaps = [s for s in os.listdir(croot / "snapshots")]
     assert len(snaps) == 1  # only the image's layer
+
+
+def test_stdin_is_forwarded_with_i(croot) -> None:
+    r = dockyard(croot, "run", "--rm", "-i", IMAGE, "cat", input=b"piped input\n")
+    assert r.stdout == b"piped input\n"
+    r = dockyard(croot, "run", "--rm", IMAGE, "cat", input=b"not forwarded\n")
+    assert r.stdout == b""
+
+
+def test_log_rotation(croot) -> None:
+    cid = dockyard(croot, "run", "-d", "--log-opt", "max-size=2k", "--log-opt", "max-file=3",
+                   IMAGE, "sh", "-c", "i=0; while [ $i -lt 300 ]; do echo line $i; "
+                   "i=$((i+1)); done").stdout.decode().strip()
+    assert dockyard(croot, "wait", cid).stdout == b"0\n"
+    files = sorted(p.name for p in (croot / "containers" / cid).glob("container.log*"))
+    assert files == ["container.log", "container.log.1", "container.log.2"]
+    assert all((croot / "containers" / cid / f).stat().st_size <= 2048 for f in files)
+    lines = dockyard(croot, "logs", cid).stdout.decode().splitlines()
+    assert lines[-1] == "line 299" and 0 < len(lines) < 300  # the oldest were rotated away
+    assert [int(x.split()[1]) for x in lines] == list(range(300 - len(lines), 300))
+    tail = dockyard(croot, "logs", "-t", "--tail", "2", cid).stdout.decode().splitlines()
+    assert len(tail) == 2 and tail[1].endswith("Z line 299")
+    record = json.loads((croot / "containers" / cid / "container.log").read_text()
+                        .splitlines()[-1])
+    assert set(record) == {"log", "stream", "time"} and record["stream"] == "stdout"
+    assert len(record["time"].split(".")[1]) == 10  # nanoseconds + "Z"
+
+
+def test_create_then_start_attached(croot) -> None:
+    cid = dockyard(croot, "create", IMAGE, "echo", "created").stdout.decode().strip()
+    assert inspect(croot, cid)["State"]["Status"] == "created"
+    r = dockyard(croot, "start", "-a", cid)
+    assert r.stdout == b"created\n"
+    assert dockyard(croot, "start", cid).stdout.decode().strip() == cid  # again, detached
+
+
+def test_cpu_and_memory_limits_reach_the_cgroup(croot) -> None:
+    cid = dockyard(croot, "run", "-d", "--cpus", "0.5", "-m", "64m", "--cpu-shares", "512",
+                   IMAGE, "sleep", "30").stdout.decode().strip()
+    cg = f"/dockyard/{cid}"
+    quota = f"/sys/fs/cgroup/cpu{cg}/cpu.cfs_quota_us"
+    if not os.path.exists(quota):  # cgroup v2 host
+        from pathlib import Path
+
+        assert Path(f"/sys/fs/cgroup{cg}/cpu.max").read_text().startswith("50000 100000")
+        return
+    with open(quota) as f:
+        assert f.read().strip() == "50000"
+    with open(f"/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes") as f:
+        assert int(f.read()) == 64 << 20
+    with open(f"/sys/fs/cgroup/cpu{cg}/cpu.shares") as f:
+        assert f.read().strip() == "512"
+    dockyard(croot, "rm", "-f", cid)
+    assert not os.path.exists(f"/sys/fs/cgroup/memory{cg}")  # cleaned up with the container
+
+
+def test_info_names_the_runtime(croot) -> None:
+    info = dockyard(croot, "info").stdout.decode()
+    assert "Runtime: crun" in info or "Runtime: runc" in info
+    assert "RuntimeReason: " in info
