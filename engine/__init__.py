@@ -343,7 +343,7 @@ class Engine:
             row = self.store.db.one(sql)
             return int(row[0]) if row else 0
 
-        counts = {
+        counts: dict[str, object] = {
             "Images": count("SELECT COUNT(*) FROM images"),
             "Layers": count("SELECT COUNT(*) FROM layers"),
             "Containers": count("SELECT COUNT(*) FROM containers"),
@@ -373,6 +373,95 @@ class Engine:
             "ServerVersion": __version__,
             "Python": sys.version.split()[0],
         }
+
+    # -- container extras (exec, stats, commit, cp) --
+    def exec(self, ref: str, cmd: Sequence[str], *, interactive: bool = False,
+             tty: bool = False, detach: bool = False, env: Sequence[str] = (),
+             workdir: str = "", user: str = "", privileged: bool = False) -> int:
+        """Run ``cmd`` in a running container with our stdio; its exit code."""
+        from .runtime.exec import exec_in
+
+        return exec_in(self.container_store, self.resolve_container(ref), cmd,
+                       interactive=interactive, tty=tty, detach=detach, env=env,
+                       workdir=workdir, user=user, privileged=privileged)
+
+    def top(self, ref: str, ps_args: Sequence[str] = ()) -> tuple[list[str], list[list[str]]]:
+        """(titles, rows) of the container's processes, as ``docker top``."""
+        from .runtime.stats import top
+
+        return top(self.container_store, self.resolve_container(ref), ps_args)
+
+    def stats_sample(self, ref: str):  # noqa: ANN201
+        """Raw counters now (:class:`runtime.stats.Sample`); two make a CPU %."""
+        from .runtime.stats import sample
+
+        return sample(self.container_store, self.resolve_container(ref))
+
+    def stats(self, refs: Sequence[str], *, interval: float = 1.0) -> list:
+        """One ``stats --no-stream`` reading (:class:`runtime.stats.ContainerStats`)."""
+        from .runtime.stats import stats
+
+        return stats(self.container_store, [self.resolve_container(r) for r in refs],
+                     interval=interval)
+
+    def diff(self, ref: str) -> list:
+        """The writable layer's changes (:class:`layers.Change`: A/C/D), by path."""
+        from .layers import changes
+
+        cid = self.resolve_container(ref)
+        return changes(self.snapshots.upper_dir(cid), self.snapshots.lower_dirs(cid))
+
+    def commit(self, ref: str, reference: str | None = None, *, message: str = "",
+               author: str = "", changes: Sequence[str] = (), pause: bool = True) -> str:
+        """A new image from the container's writable layer; its ID."""
+        from .runtime.commit import commit
+
+        return commit(self.container_store, self.resolve_container(ref), reference=reference,
+                      message=message, author=author, changes=changes, pause=pause)
+
+    def export(self, ref: str, out: BinaryIO) -> None:
+        """The container's merged filesystem as a tar."""
+        from .runtime.copy import export
+
+        export(self.container_store, self.resolve_container(ref), out)
+
+    def copy_from(self, ref: str, src: str, dest: str | BinaryIO, *,
+                  follow_link: bool = False) -> int:
+        """``cp CTR:SRC DEST`` (a host path, or a stream that gets a tar); bytes copied."""
+        from .runtime.copy import copy_from
+
+        return copy_from(self.container_store, self.resolve_container(ref), src, dest,
+                         follow_link=follow_link, ref=ref)
+
+    def copy_to(self, ref: str, src: str | BinaryIO, dest: str, *, archive: bool = False,
+                follow_link: bool = False) -> int:
+        """``cp SRC CTR:DEST`` (a host path, or a tar stream); bytes copied."""
+        from .runtime.copy import copy_to
+
+        return copy_to(self.container_store, self.resolve_container(ref), src, dest,
+                       archive=archive, follow_link=follow_link, ref=ref)
+
+    def prune_containers(self, filters: Sequence[str] = ()) -> list[tuple[str, int]]:
+        """Remove stopped containers; (ID, reclaimed bytes) of each."""
+        from .runtime.prune import prune_containers
+
+        return prune_containers(self.container_store, filters)
+
+    def volumes(self) -> list:
+        return self.volume_store.list()
+
+    def volume(self, name: str):  # noqa: ANN201
+        return self.volume_store.get(name)
+
+    def create_volume(self, name: str = "", *, labels: dict[str, str] | None = None,
+                      driver: str = "local", options: dict[str, str] | None = None):  # noqa: ANN201
+        return self.volume_store.create(name, labels=labels, driver=driver, options=options)
+
+    def remove_volume(self, name: str, *, force: bool = False) -> None:
+        self.volume_store.remove(name, force=force)
+
+    def prune_volumes(self, *, all_volumes: bool = False) -> list[tuple[str, int]]:
+        return self.volume_store.prune(all_volumes=all_volumes)
 
 
 def _os_name() -> str:

@@ -117,19 +117,6 @@ class VolumeStore:
                     pass
         return total
 
-    def prune(self, *, all_volumes: bool = False, dry_run: bool = False) -> list[tuple[str, int]]:
-        """Remove unused volumes (anonymous only unless ``all_volumes``)."""
-        links = self.links()
-        gone = []
-        for v in self.list():
-            if links.get(v.name) or (not all_volumes and not v.anonymous):
-                continue
-            size = self.size(v.name)
-            if not dry_run:
-                self.remove(v.name)
-            gone.append((v.name, size))
-        return gone
-
     def seed(self, name: str, source: str) -> None:
         """Copy ``source`` (the image's content at the mount point) into an empty volume."""
         dest = self.path(name)

@@ -231,7 +231,7 @@ class DockyardApp(EngineWorkers, App[None]):
             if main.images_pane.current_row() is None:
                 self.notify("No image selected", severity="warning")
                 return
-            getattr(main.images, f"action_{action}")()
+            getattr(main.images_pane, f"action_{action}")()
         return run
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -257,7 +257,7 @@ class DockyardApp(EngineWorkers, App[None]):
     def _filter_dangling(self) -> None:
         main = self.main
         main.action_show_pane("images")
-        pane = main.images
+        pane = main.images_pane
         pane.open_filter()
         pane.filter_input.value = "dangling=true"
 

@@ -185,12 +185,16 @@ def _heredocs_in(line: str) -> list[Heredoc]:
     return found
 
 
-def parse(text: str, *, file: str = "Dockerfile", strict: bool = True) -> Dockerfile:
+def parse(text: str | bytes, *, file: str = "Dockerfile", strict: bool = True) -> Dockerfile:
     """Parse Dockerfile text; raise DockerfileError where BuildKit fails.
 
-    With ``strict=False`` unknown keywords stay in the result (with one empty
-    argument), as in BuildKit's bare AST; a build always parses strictly.
+    Bytes are decoded as UTF-8, invalid sequences kept (and dumped as ``\\x``
+    escapes, as Go does). With ``strict=False`` unknown keywords stay in the
+    result (with one empty argument), as in BuildKit's bare AST; a build
+    always parses strictly.
     """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
     d = _Directives()
     scanner = _Scanner(text)
     current = 0

@@ -87,24 +87,27 @@ class _Scanner:
 
 
 class _Words:
-    """Accumulates words, splitting only on whitespace added with ``add_char``."""
+    """Accumulates words, splitting only on whitespace added with ``add_char``.
+
+    An empty quoted string adds nothing, so ``a '' b`` is two words, as in Go.
+    """
 
     def __init__(self) -> None:
-        self.buf: list[str] = []
+        self.buf = ""
         self.words: list[str] = []
         self.in_word = False
 
     def add_char(self, ch: str) -> None:
         if is_space(ch):
             if self.in_word and self.buf:
-                self.words.append("".join(self.buf))
-                self.buf = []
+                self.words.append(self.buf)
+                self.buf = ""
                 self.in_word = False
         else:
             self.add_raw(ch)
 
     def add_raw(self, s: str) -> None:
-        self.buf.append(s)
+        self.buf += s
         self.in_word = True
 
     def add_string(self, s: str) -> None:
@@ -113,8 +116,8 @@ class _Words:
 
     def get(self) -> list[str]:
         if self.buf:
-            self.words.append("".join(self.buf))
-            self.buf = []
+            self.words.append(self.buf)
+            self.buf = ""
             self.in_word = False
         return self.words
 
@@ -262,7 +265,7 @@ class _Run:
             return "<"
         self.scan.next()
         out = ["<<"]
-        while self.scan.peek() in _HEREDOC_SPACE and self.scan.peek() != _EOF:
+        while self.scan.peek() in _HEREDOC_SPACE:
             out.append(self.scan.next())
         return "".join(out)
 

@@ -91,10 +91,11 @@ def engine_of(ctx: click.Context):
     return obj["engine"]
 
 
-from . import container, image, system  # noqa: E402
+from . import container, image, system, usage  # noqa: E402
 
 image.register(main)
 container.register(main)  # after image: its top-level `inspect` covers both
 system.register(main)
+usage.register(main)  # last: adds `prune` and `df` to the noun groups
 
 __all__ = ["main"]

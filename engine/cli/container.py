@@ -76,7 +76,7 @@ def _env_file(path: str) -> list[str]:
         with open(path) as fh:
             lines = fh.read().splitlines()
     except OSError as e:
-        raise InvalidArgument(f"open {path}: {e.strerror.lower()}") from None
+        raise InvalidArgument(f"open {path}: {(e.strerror or str(e)).lower()}") from None
     out = []
     for line in lines:
         line = line.lstrip()

@@ -114,8 +114,8 @@ class Containers:
             vols = []
             for m in specs:
                 if m.type == "volume":
-                    vol = self.volumes.create(m.source, anonymous=not m.source)
-                    vols.append((vol.name, m.target))
+                    made = self.volumes.create(m.source, anonymous=not m.source)
+                    vols.append((made.name, m.target))
             host["MountSpecs"] = [
                 {"Type": m.type, "Source": dict(vols).get(m.target, m.source)
                  if m.type != "volume" else next(v for v, t in vols if t == m.target),
@@ -188,8 +188,8 @@ class Containers:
                           (cid,))
             return self._launch(cid, wait_attach)
         except BaseException:
-            if self.db.one("SELECT state FROM containers WHERE id = ?", (cid,))["state"] \
-                    not in LIVE:
+            now = self.db.one("SELECT state FROM containers WHERE id = ?", (cid,))
+            if now is None or now["state"] not in LIVE:
                 unmount(rootfs, detach=True)
             raise
 

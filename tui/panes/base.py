@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.coordinate import Coordinate
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from engine.errors import EngineError
@@ -47,6 +48,13 @@ def _fit(cell: Any, width: int, right: bool) -> Text:
     if right:
         text.justify = "right"
     return text
+
+
+def _focus_now(widget: Widget) -> None:
+    """Focus at once: ``Widget.focus`` defers it, and keys typed right after
+    "/" or "2" (a paste, a fast typist, tmux send-keys) would still go to
+    the widget that had focus before."""
+    widget.screen.set_focus(widget)
 
 
 class ListPane(Vertical):
@@ -111,7 +119,7 @@ class ListPane(Vertical):
         self.refresh_view(force=True)
 
     def focus_list(self) -> None:
-        self.table.focus()
+        _focus_now(self.table)
 
     # -- data -----------------------------------------------------------------
     def set_rows(self, rows: list[Row]) -> None:
@@ -337,7 +345,7 @@ class ListPane(Vertical):
     def open_filter(self) -> None:
         box = self.filter_input
         box.display = True
-        box.focus()
+        _focus_now(box)
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text

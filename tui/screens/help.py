@@ -14,11 +14,11 @@ from textual.widgets import DataTable, Label
 __all__ = ["HelpScreen", "key_text"]
 
 
-def key_text(app, binding: Binding) -> str:  # noqa: ANN001
+def key_text(app, binding: Binding, first: bool = False) -> str:  # noqa: ANN001
     """The key(s) that trigger ``binding`` now, after the user's keymap."""
     keys = app._keymap.get(binding.id, binding.key) if binding.id else binding.key
     shown = []
-    for k in keys.split(","):
+    for k in keys.split(",")[:1] if first else keys.split(","):
         k = k.strip()
         shown.append(app.get_key_display(Binding(k, binding.action)))
     return ", ".join(shown)

@@ -75,7 +75,7 @@ class MainScreen(Screen):
         from .help import key_text
 
         by_id = {b.id: b for b in self.BINDINGS if isinstance(b, Binding)}
-        return [(p, title, key_text(self.app, by_id[f"pane.{p}"]))
+        return [(p, title, key_text(self.app, by_id[f"pane.{p}"], first=True))
                 for p, title in PANES.items()]
 
     def refresh_keys(self) -> None:

@@ -218,6 +218,12 @@ def test_backtick_escape() -> None:
     assert process_words('a` b "c`"d"', {}, escape="`") == ["a b", 'c"d']
 
 
+def test_empty_quotes_make_no_word() -> None:
+    assert process_words("a '' b", {}) == ["a", "b"]
+    assert process_words('""', {}) == []
+    assert process_words('a""b "" c', {}) == ["ab", "c"]
+
+
 def test_lex_options() -> None:
     raw = Lex(raw_quotes=True, raw_escapes=True, skip_unset_env=True)
     assert raw.process("'a b' \\x $UNSET ${U:-d} $SET", {"SET": "1"}).words == (

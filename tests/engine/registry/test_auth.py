@@ -59,12 +59,12 @@ def test_login_push_pull_logout_with_htpasswd(root, auth_registry, docker_config
 
 def test_wrong_password_in_config_is_one_line(root, auth_registry, docker_config) -> None:
     DockerConfig().store(auth_registry.host, AuthEntry(USER, "nope"))
-    before = store_state(root) if (root / "dockyard.db").exists() else None
+    cli(root, "images")  # create the root
+    before = store_state(root)
     r = cli(root, "pull", f"{auth_registry.host}/x/y:1", check=False)
     assert r.returncode == 1
     assert r.stderr.decode() == "Error: unauthorized: authentication required\n"
-    if before is not None:
-        assert store_state(root) == before
+    assert store_state(root) == before
 
 
 # -- bearer tokens against the fake registry ------------------------------------

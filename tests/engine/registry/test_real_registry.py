@@ -185,3 +185,17 @@ def test_saved_archive_of_pulled_image_keeps_digests(root, tmp_path, registry) -
     digest = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{ref}").stdout)[
         "Digest"]
     assert index["manifests"][0]["digest"] == digest
+
+
+def test_image_subcommands_and_default_tag(root, registry) -> None:
+    repo = f"{registry.host}/alias/busybox"
+    load_and_tag(root, MUSL, repo)  # no tag: latest
+    out = cli(root, "image", "push", repo).stdout.decode().splitlines()
+    assert out[0] == "Using default tag: latest"
+    assert out[-1].startswith("latest: digest: sha256:")
+    other = root.parent / "other"
+    out = cli(other, "image", "pull", "-q", repo).stdout.decode()
+    assert out == f"{repo}:latest\n"
+    out = cli(other, "pull", repo).stdout.decode().splitlines()
+    assert out[:2] == ["Using default tag: latest", "latest: Pulling from alias/busybox"]
+    assert out[-1] == f"{repo}:latest"

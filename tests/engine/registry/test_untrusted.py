@@ -141,3 +141,29 @@ def test_pull_progress_is_dockers(engine, fake) -> None:
                         "Pull complete"]
     assert statuses[-2:] == [("", f"Digest: {img.digest}"),
                              ("", f"Status: Downloaded newer image for {fake.host}/prog/img:1")]
+
+
+def test_cancel_leaves_the_store_unchanged(seeded, root, fake) -> None:
+    import threading
+
+    from engine.errors import Cancelled
+
+    img = make_image(3, seed=11)
+    fake.add_image("cancel/img", "1", img)
+    before = store_state(root)
+    stop = threading.Event()
+
+    def progress(p) -> None:
+        if p.status == "Download complete":
+            stop.set()  # cancel once the first layer is in
+
+    with pytest.raises(Cancelled):
+        _pull(seeded, f"{fake.host}/cancel/img:1", progress=progress, cancel=stop)
+    assert store_state(root) == before
+
+
+def test_public_surface() -> None:
+    import engine.registry as registry
+
+    for name in registry.__all__:
+        assert hasattr(registry, name), name

@@ -1,0 +1,71 @@
+"""Snapshot tests of the Images and Layers panes at 80×24 and 160×48.
+
+The data is real (fixture images loaded into a temp root); what would drift
+is pinned: the clock ("N years ago"), the root path and the disk free shown
+in the header.  Update after a deliberate change with
+``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import KANIKO_TAG, SHARED_TAGS, load_fixtures, make_app, wait_for
+
+SIZES = [(80, 24), (160, 48)]
+
+
+class PinnedEngine:
+    """The real engine, except for the two facts of this machine the header shows."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+    def info(self) -> dict:
+        return {**self._real.info(), "DockyardRootDir": "/var/lib/dockyard",
+                "DiskFree": 50_000_000_000}
+
+
+@pytest.fixture
+def pinned(engine, tmp_path):
+    load_fixtures(engine, tmp_path, shared=True)
+    return PinnedEngine(engine)
+
+
+def select(ref: str):
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: app.main.images_pane.loaded, "images")
+        pane = app.main.images_pane
+        pane.select_key(next(r.key for r in pane.shown if r.obj.ref == ref))
+        await pilot.pause()
+    return run_before
+
+
+def layers_of(ref: str, steps: int):
+    async def run_before(pilot) -> None:
+        await select(ref)(pilot)
+        await pilot.press("3")
+        layers = pilot.app.main.layers_pane
+        await wait_for(pilot, lambda: len(layers.shown) == steps, "layers")
+        await pilot.pause()
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_images_pane(snap_compare, pinned, size):
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=select(KANIKO_TAG))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_layers_pane(snap_compare, pinned, size):
+    assert snap_compare(make_app(pinned), terminal_size=size,
+                        run_before=layers_of(KANIKO_TAG, 15))
+
+
+def test_layers_pane_shared(snap_compare, pinned):
+    assert snap_compare(make_app(pinned), terminal_size=(80, 24),
+                        run_before=layers_of(SHARED_TAGS[0], 2))

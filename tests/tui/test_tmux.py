@@ -1,0 +1,102 @@
+"""End to end in a real terminal: tmux runs ``dockyard``, keys go in with
+send-keys, capture-pane shows the screen, and the engine state proves it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, need_tool
+from tests.tui.conftest import KANIKO_TAG, MUSL_TAG, load_fixtures
+
+
+class Tmux:
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], check=True,
+                              capture_output=True, text=True).stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "dy")
+
+    def keys(self, *keys: str) -> None:
+        self("send-keys", "-t", "dy", *keys)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+            time.sleep(0.1)
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "dy"],
+                              capture_output=True).returncode == 0
+
+
+def dockyard_command() -> list[str]:
+    script = Path(sys.executable).parent / "dockyard"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "engine"]
+
+
+@pytest.mark.slow
+def test_delete_an_image_in_a_real_terminal(engine, root, tmp_path):
+    need_tool("tmux")
+    if os.geteuid() != 0:
+        pytest.skip("dockyard runs as root")
+    load_fixtures(engine, tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    tmux = Tmux(f"dockyard-test-{os.getpid()}")
+    env = {"DOCKYARD_ROOT": str(root), "HOME": str(home), "TERM": "xterm-256color",
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    cmd = " ".join([*(f"{k}={v}" for k, v in env.items()), *dockyard_command()])
+    tmux("new-session", "-d", "-s", "dy", "-x", "100", "-y", "30", "-c", str(REPO), cmd)
+    try:
+        tmux.wait_for(KANIKO_TAG.split(":")[0])
+        # the panes
+        tmux.keys("1")
+        tmux.wait_for("No containers — press n to run one")
+        tmux.keys("3")
+        tmux.wait_for("BusyBox 1.37.0 (musl)")  # the selected image's layer
+        tmux.keys("2")
+        tmux.wait_for("Images  2 images")
+        # filter down to the kaniko image, then delete it with the dialog;
+        # wait for each screen like a person would (keys sent in one burst
+        # reach the widget focused before the burst)
+        tmux.keys("/")
+        tmux.wait_for("filter: text")
+        tmux.keys("-l", "kaniko")
+        tmux.wait_for("filter kaniko")
+        tmux.keys("Enter")
+        tmux.wait_for("d delete")  # the footer: focus is back on the list
+        screen = tmux.wait_for("1 of 2 images")
+        assert "busybox" not in screen.split("Repository", 1)[1]
+        tmux.keys("d")
+        screen = tmux.wait_for(f"Delete {KANIKO_TAG}?")
+        assert "delete image ae16a51058a7" in screen and "14 layers" in screen
+        tmux.keys("y")
+        tmux.wait_for("No images match the filter")
+        assert [t for i in engine.images() for t in i.repo_tags] == [MUSL_TAG]
+        tmux.keys("Escape")
+        screen = tmux.wait_for("1 image, 1 row")
+        assert "1.37.0-musl" in screen and "dive-test" not in screen
+        tmux.keys("q")
+        deadline = time.monotonic() + 10
+        while tmux.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not tmux.alive(), "q did not quit dockyard"
+    finally:
+        if shutil.which("tmux"):
+            subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)
