@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import (
     AlreadyExists,
@@ -35,6 +35,9 @@ from .images import ImageSummary
 from .progress import Progress, ProgressFn
 from .runtime import ContainerSummary
 from .store import Event, Store, default_root
+
+if TYPE_CHECKING:  # httpx stays out of `import engine`
+    from .registry import PullResult, PushResult
 
 __version__ = "0.1.0"
 
@@ -305,6 +308,36 @@ class Engine:
         return logs.read(os.path.join(svc.dir(cid), "container.log"), since_ns=since_ns,
                          until_ns=until_ns, tail=tail, follow=follow, running=running)
 
+    # -- registry --------------------------------------------------------
+    def pull(self, ref: str, *, platform: str | None = None, all_tags: bool = False,
+             tls_verify: bool = True, progress: ProgressFn | None = None,
+             cancel: threading.Event | None = None) -> PullResult:
+        from .images.reference import parse_platform
+        from .registry import pull
+
+        return pull(self.store, self.snapshots, self.image_store, ref,
+                    platform=parse_platform(platform) if platform else None,
+                    all_tags=all_tags, tls_verify=tls_verify, progress=progress, cancel=cancel)
+
+    def push(self, ref: str, *, all_tags: bool = False, tls_verify: bool = True,
+             progress: ProgressFn | None = None,
+             cancel: threading.Event | None = None) -> list[PushResult]:
+        from .registry import push
+
+        return push(self.store, self.snapshots, self.image_store, ref, all_tags=all_tags,
+                    tls_verify=tls_verify, progress=progress, cancel=cancel)
+
+    def login(self, server: str | None, username: str, password: str, *,
+              tls_verify: bool = True) -> str:
+        from .registry import login
+
+        return login(server, username, password, tls_verify=tls_verify)
+
+    def logout(self, server: str | None) -> bool:
+        from .registry import logout
+
+        return logout(server)
+
     # -- system ----------------------------------------------------------
     def last_event_id(self) -> int:
         from .store import events
@@ -406,10 +439,9 @@ class Engine:
 
     def diff(self, ref: str) -> list:
         """The writable layer's changes (:class:`layers.Change`: A/C/D), by path."""
-        from .layers import changes
+        from .runtime.commit import diff
 
-        cid = self.resolve_container(ref)
-        return changes(self.snapshots.upper_dir(cid), self.snapshots.lower_dirs(cid))
+        return diff(self.container_store, self.resolve_container(ref))
 
     def commit(self, ref: str, reference: str | None = None, *, message: str = "",
                author: str = "", changes: Sequence[str] = (), pause: bool = True) -> str:
@@ -441,12 +473,6 @@ class Engine:
         return copy_to(self.container_store, self.resolve_container(ref), src, dest,
                        archive=archive, follow_link=follow_link, ref=ref)
 
-    def prune_containers(self, filters: Sequence[str] = ()) -> list[tuple[str, int]]:
-        """Remove stopped containers; (ID, reclaimed bytes) of each."""
-        from .runtime.prune import prune_containers
-
-        return prune_containers(self.container_store, filters)
-
     def volumes(self) -> list:
         return self.volume_store.list()
 
@@ -459,9 +485,6 @@ class Engine:
 
     def remove_volume(self, name: str, *, force: bool = False) -> None:
         self.volume_store.remove(name, force=force)
-
-    def prune_volumes(self, *, all_volumes: bool = False) -> list[tuple[str, int]]:
-        return self.volume_store.prune(all_volumes=all_volumes)
 
 
 def _os_name() -> str:

@@ -1,8 +1,10 @@
 """``import``: a root filesystem tarball → a one-layer image.
 
-The tarball (plain, gzip or zstd) is applied as a layer; its DiffID is the
-sha256 of the uncompressed stream, as Docker computes it.  No layer blob is
-kept: it is compressed lazily when the image is saved or pushed.
+The tarball (plain, gzip or zstd) is kept as it came, as the layer's blob,
+and applied as a layer; its DiffID is the sha256 of the uncompressed
+stream, as Docker computes it.  Keeping the bytes matters: the extracted
+tree of an arbitrary tarball does not re-tar to the same bytes, so save and
+push must send the original.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections.abc import Sequence
 from typing import BinaryIO
 
+from ..images import manifest as mf
 from ..images.changes import apply_changes
 from ..images.config import format_created
 from ..images.digest import sha256_digest
@@ -21,6 +24,7 @@ from ..images.reference import Reference, default_platform, parse_platform
 from ..images.store import ImageStore
 from ..images.unpack import NewImage, Unpacker, layer_size, record_image
 from ..layers import apply_layer
+from ..layers.compression import detect
 from ..progress import ProgressFn
 from ..snapshots import OverlaySnapshotter
 from ..store import Store
@@ -38,11 +42,18 @@ def import_image(store: Store, snapshots: OverlaySnapshotter, images: ImageStore
         # the DiffID is only known after reading the stream: extract into an
         # anonymous active snapshot, then commit it under its ChainID
         key = f"extract-import-{time.time_ns()}"
+        blob_digest, blob_size = store.blobs.ingest(
+            src, label=f"import {source}", cancel=cancel,
+            before_rename=lambda d: lease.add("blob", d))
+        with store.blobs.open(blob_digest) as f:
+            media = {"gzip": mf.OCI_LAYER_GZIP, "zstd": mf.OCI_LAYER_ZSTD}.get(
+                detect(f.read(4)), mf.OCI_LAYER)
         lease.add("snapshot", key)
         snapshots.prepare(key, None)
         try:
-            res = apply_layer(src, snapshots.upper_dir(key), label=f"import {source}",
-                              cancel=cancel)
+            with store.blobs.open(blob_digest) as blob:
+                res = apply_layer(blob, snapshots.upper_dir(key), label=f"import {source}",
+                                  cancel=cancel)
             lease.add("layer", res.diff_id)
             if unpacker.has_layer(res.diff_id):
                 snapshots.remove(key)
@@ -55,6 +66,7 @@ def import_image(store: Store, snapshots: OverlaySnapshotter, images: ImageStore
         except BaseException:
             if snapshots.exists(key):
                 snapshots.remove(key)
+            _drop_unrecorded(store, blob_digest)
             raise
         now = time.time()
         cfg = {
@@ -76,13 +88,22 @@ def import_image(store: Store, snapshots: OverlaySnapshotter, images: ImageStore
                            chains=[res.diff_id], tags=[ref.tagged_or_latest()] if ref else [],
                            action="import")
             img.size = layer_size(store, img.chains)
-            img.blobs[digest] = (size, "application/vnd.oci.image.config.v1+json")
+            img.blobs[digest] = (size, mf.OCI_CONFIG)
+            img.blobs[blob_digest] = (blob_size, media)
+            img.layer_blobs.append((res.diff_id, blob_digest, media))
             record_image(store, img, set_tag=images.set_tag)
         except BaseException:
             unpacker.rollback()
+            _drop_unrecorded(store, blob_digest)
             with contextlib.suppress(Exception):
                 if not store.db.one("SELECT 1 FROM blobs WHERE digest = ?",
                                     (sha256_digest(data),)):
                     store.blobs.delete(sha256_digest(data))
             raise
     return digest
+
+
+def _drop_unrecorded(store: Store, digest: str) -> None:
+    """Delete a blob this import stored if no record ever came to need it."""
+    if not store.db.one("SELECT 1 FROM blobs WHERE digest = ?", (digest,)):
+        store.blobs.delete(digest)

@@ -16,7 +16,7 @@ import click
 from ..errors import EngineError
 from ..store import default_root
 
-NO_ROOT_NEEDED = {"version", None}
+NO_ROOT_NEEDED = {"version", "login", "logout", None}
 
 
 class Group(click.Group):
@@ -91,9 +91,10 @@ def engine_of(ctx: click.Context):
     return obj["engine"]
 
 
-from . import container, image, system, usage  # noqa: E402
+from . import container, image, registry, system, usage  # noqa: E402
 
 image.register(main)
+registry.register(main)
 container.register(main)  # after image: its top-level `inspect` covers both
 system.register(main)
 usage.register(main)  # last: adds `prune` and `df` to the noun groups

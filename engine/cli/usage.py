@@ -241,14 +241,18 @@ def system_prune_cmd(force, filters, dry_run, all_images, volumes):
     _total(total, dry_run)
 
 
+def _group(main: click.Group, name: str, help: str) -> click.Group:  # noqa: A002
+    if name not in main.commands:
+        main.add_command(click.Group(name, help=help))
+    group = main.commands[name]
+    assert isinstance(group, click.Group)
+    return group
+
+
 def register(main: click.Group) -> None:
-    main.commands["system"].add_command(df_cmd, "df")
-    main.commands["system"].add_command(system_prune_cmd, "prune")
-    main.commands["image"].add_command(image_prune_cmd, "prune")
-    main.commands["container"].add_command(container_prune_cmd, "prune")
-    if "builder" not in main.commands:
-        main.add_command(click.Group("builder", help="Manage builds"))
-    main.commands["builder"].add_command(builder_prune_cmd, "prune")  # type: ignore[attr-defined]
-    if "volume" not in main.commands:
-        main.add_command(click.Group("volume", help="Manage volumes"))
-    main.commands["volume"].add_command(volume_prune_cmd, "prune")  # type: ignore[attr-defined]
+    _group(main, "system", "Manage dockyard").add_command(df_cmd, "df")
+    _group(main, "system", "Manage dockyard").add_command(system_prune_cmd, "prune")
+    _group(main, "image", "Manage images").add_command(image_prune_cmd, "prune")
+    _group(main, "container", "Manage containers").add_command(container_prune_cmd, "prune")
+    _group(main, "builder", "Manage builds").add_command(builder_prune_cmd, "prune")
+    _group(main, "volume", "Manage volumes").add_command(volume_prune_cmd, "prune")

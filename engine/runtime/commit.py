@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import threading
 import time
 import uuid
@@ -33,12 +34,61 @@ from ..images.config import chain_ids, format_created
 from ..images.digest import sha256_digest
 from ..images.reference import parse
 from ..images.unpack import NewImage, Unpacker, layer_size, record_image
-from ..layers import apply_layer, write_layer
+from ..layers import Change, apply_layer, changes, write_layer
+from ..layers.merged import ThroughSymlink, lookup
 from ..store.events import emit
 from .containers import Containers
 
 # DiffID of a layer with no entries: the two zero blocks that end a tar
 EMPTY_DIFF_ID = sha256_digest(bytes(1024))
+# Mount points the runtime creates in the writable layer.  Docker keeps them
+# in a hidden "init" layer, so its diff never lists them; we filter them out.
+RUNTIME_MOUNTPOINTS = frozenset({"/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/proc",
+                                 "/sys", "/dev"})
+
+
+def diff(svc: Containers, cid: str) -> list[Change]:
+    """``docker diff``: the writable layer's A/C/D list, without runtime artifacts.
+
+    Dropped: the runtime's empty mount points (above) while they are still
+    empty, and a directory listed only because overlayfs copied it up to hold
+    one of them (no other change below it, same mode and owner as below).
+    """
+    upper, lowers = svc.snapshots.upper_dir(cid), svc.snapshots.lower_dirs(cid)
+    out = changes(upper, lowers)
+    drop = {c.path for c in out if c.kind == "A" and c.path in RUNTIME_MOUNTPOINTS
+            and _empty(upper + c.path)}
+    kept = [c for c in out if c.path not in drop]
+    ancestors = set()
+    for c in kept:
+        parts = c.path.split("/")
+        ancestors.update("/".join(parts[:i]) for i in range(2, len(parts)))
+    return [c for c in kept if not (c.kind == "C" and c.path not in ancestors and
+                                    _copied_up_only(upper, lowers, c.path, drop))]
+
+
+def _empty(path: str) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        return not os.listdir(path)
+    return stat.S_ISREG(st.st_mode) and st.st_size == 0
+
+
+def _copied_up_only(upper: str, lowers: list[str], path: str, dropped: set[str]) -> bool:
+    if not any(d.startswith(path + "/") for d in dropped):
+        return False
+    try:
+        st = os.lstat(upper + path)
+        found = lookup(lowers, path.strip("/").split("/"))
+    except (OSError, ThroughSymlink):
+        return False
+    if found is None or not stat.S_ISDIR(st.st_mode):
+        return False
+    low = found[1]
+    return (st.st_mode, st.st_uid, st.st_gid) == (low.st_mode, low.st_uid, low.st_gid)
 
 
 def commit(svc: Containers, cid: str, *, reference: str | None = None, message: str = "",

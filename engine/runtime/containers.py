@@ -10,6 +10,7 @@ here.  See ``engine/runtime/__init__.py`` for the state machine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ from collections.abc import Callable
 
 from ..errors import AlreadyExists, Conflict, InvalidArgument, NotFound, StartFailed
 from ..images.store import ImageStore
+from ..network import Attachment, AttachRequest, NetworkDriver
 from ..snapshots import OverlaySnapshotter
 from ..snapshots.mount import is_mountpoint, mount_all, unmount
 from ..snapshots.overlay import remove_tree
@@ -40,7 +42,9 @@ LIVE = ("running", "paused", "restarting")
 
 class Containers:
     def __init__(self, store: Store, snapshots: OverlaySnapshotter, images: ImageStore,
-                 volumes: VolumeStore, runtime: Callable[[str], Runtime]) -> None:
+                 volumes: VolumeStore, runtime: Callable[[str], Runtime],
+                 network: Callable[[], NetworkDriver | None] = lambda: None) -> None:
+        self.network = network  # the driver for modes other than none/host
         self.store = store
         self.db = store.db
         self.snapshots = snapshots
@@ -100,7 +104,7 @@ class Containers:
         config, host = container_config(opts, image_cfg, opts.image)
         if not (config["Cmd"] or config["Entrypoint"]):
             raise InvalidArgument("no command specified")
-        if opts.network not in ("none", "host"):
+        if opts.network not in ("none", "host") and self.network() is None:
             raise InvalidArgument(f'network "{opts.network}" is not available yet: use '
                                   "--network none or --network host")
         specs = mountspec.parse_all(opts.volumes, opts.mounts, opts.tmpfs,
@@ -165,8 +169,12 @@ class Containers:
         os.makedirs(rootfs, exist_ok=True)
         if not is_mountpoint(rootfs):
             mount_all(self.snapshots.mounts(cid), rootfs)
+        att = None
         try:
-            spec = self._spec(cid, config, host, rootfs)
+            net = host.get("NetworkMode", "none")
+            if net not in ("none", "host"):
+                att = self._attach(cid, row["name"], config, host)
+            spec = self._spec(cid, config, host, rootfs, att)
             self._check_command(rootfs, spec["process"])
             with open(os.path.join(bundle, "config.json"), "w") as f:
                 json.dump(spec, f)
@@ -180,6 +188,7 @@ class Containers:
                     "cgroup_path": spec["linux"]["cgroupsPath"],
                     "log_max_size": parse_size(log["max-size"]) if log.get("max-size") else 0,
                     "log_max_file": int(log.get("max-file", 1)),
+                    "on_exit": self.on_exit_hook(cid) if att else [],
                     "pythonpath": os.path.dirname(os.path.dirname(os.path.dirname(MONITOR)))}
             with open(os.path.join(bundle, "monitor.json"), "w") as f:
                 json.dump(conf, f)
@@ -191,6 +200,7 @@ class Containers:
             now = self.db.one("SELECT state FROM containers WHERE id = ?", (cid,))
             if now is None or now["state"] not in LIVE:
                 unmount(rootfs, detach=True)
+                self._detach(cid)
             raise
 
     def _launch(self, cid: str, wait_attach: bool):
@@ -224,10 +234,48 @@ class Containers:
         row = self.db.one("SELECT exit_code FROM containers WHERE id = ?", (cid,))
         raise StartFailed(_runtime_message(msg), exit_code=row["exit_code"] if row else 125)
 
-    def _spec(self, cid: str, config: dict, host: dict, rootfs: str) -> dict:
+    # -- networking hook (see engine/network/__init__.py) ---------------------
+    def _attach(self, cid: str, name: str, config: dict, host: dict) -> Attachment:
+        driver = self.network()
+        if driver is None:
+            raise InvalidArgument(f'network "{host.get("NetworkMode")}" is not available')
+        att = driver.attach(AttachRequest(
+            cid=cid, name=name, hostname=config.get("Hostname") or cid[:12],
+            network=host.get("NetworkMode", "bridge"),
+            aliases=host.get("NetworkAliases") or (), publish=host.get("PortBindings") or (),
+            publish_all=bool(host.get("PublishAllPorts")),
+            exposed=list((config.get("ExposedPorts") or {}).keys())))
+        with open(os.path.join(self.dir(cid), "network.json"), "w") as f:
+            json.dump({**dataclasses.asdict(att),
+                       "ports": [str(p) for p in att.ports]}, f)
+        return att
+
+    def _detach(self, cid: str) -> None:
+        path = os.path.join(self.dir(cid), "network.json")
+        if not os.path.exists(path):
+            return
+        driver = self.network()
+        if driver is not None:
+            driver.detach(cid)
+        os.unlink(path)
+
+    def on_exit_hook(self, cid: str) -> list[str]:
+        """What the monitor runs after the final exit: release the network."""
+        return [sys.executable, "-m", "engine", "--root", self.store.root, "system",
+                "release-network", cid]
+
+    def ports(self, cid: str) -> tuple[str, ...]:
+        try:
+            with open(os.path.join(self.dir(cid), "network.json")) as f:
+                return tuple(json.load(f).get("ports", ()))
+        except (OSError, ValueError):
+            return ()
+
+    def _spec(self, cid: str, config: dict, host: dict, rootfs: str,
+              att: Attachment | None = None) -> dict:
         args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
         net = host.get("NetworkMode", "none")
-        mounts = self._mounts(cid, host, rootfs, net)
+        mounts = self._mounts(cid, host, rootfs, net, att)
         s = SpecInput(
             args=args, env=config.get("Env") or [], cwd=config.get("WorkingDir") or "/",
             user=config.get("User", ""), hostname=config.get("Hostname", ""),
@@ -239,11 +287,12 @@ class Containers:
                                 cpus=(host.get("NanoCpus") or 0) / 1e9,
                                 cpu_shares=host.get("CpuShares") or 0,
                                 pids_limit=host.get("PidsLimit") or 0),
-            netns=None if net == "host" else "",
+            netns=None if net == "host" else (att.netns if att else ""),
             cgroup_path=f"/dockyard/{cid}")
         return build_spec(s, rootfs)
 
-    def _mounts(self, cid: str, host: dict, rootfs: str, net: str) -> list[Mount]:
+    def _mounts(self, cid: str, host: dict, rootfs: str, net: str,
+                att: Attachment | None = None) -> list[Mount]:
         d = self.dir(cid)
         out: list[Mount] = []
         for m in host.get("MountSpecs") or []:
@@ -263,6 +312,9 @@ class Containers:
                                  ("nosuid", "nodev", "noexec", *m.get("Options", []), *ro)))
         hostname = json.loads(self.row(cid)["config"]).get("Hostname") or cid[:12]
         files = _etc_files(net, hostname)
+        if att is not None:
+            files["hosts"] = att.hosts or files["hosts"]
+            files["resolv.conf"] = att.resolv_conf
         for name, content in files.items():
             path = os.path.join(d, name)
             with open(path, "w") as f:
@@ -379,7 +431,8 @@ class Containers:
         with self.db.write() as c:
             c.execute("UPDATE containers SET state = 'removing' WHERE id = ?", (cid,))
         rootfs = os.path.join(self.dir(cid), "rootfs")
-        if row["state"] in LIVE or is_mountpoint(rootfs):  # else the monitor cleaned up
+        if row["state"] in LIVE or is_mountpoint(rootfs) or \
+                os.path.exists(os.path.join(self.dir(cid), "network.json")):
             self._teardown(cid, json.loads(row["host_config"]).get("Runtime", ""))
         anon = [r["volume"] for r in self.db.query(
             "SELECT cv.volume FROM container_volumes cv JOIN volumes v ON v.name = cv.volume "
@@ -402,6 +455,7 @@ class Containers:
         except Exception:  # noqa: BLE001 - no runtime is no state to delete
             pass
         unmount(rootfs, detach=True)
+        self._detach(cid)
 
     def rename(self, cid: str, new: str) -> None:
         from .options import NAME_RE

@@ -473,6 +473,10 @@ class Monitor:
         rootfs = os.path.join(self.dir, "rootfs")
         libc = ctypes.CDLL(None, use_errno=True)
         libc.umount2(rootfs.encode(), MNT_DETACH)
+        hook = self.conf.get("on_exit") or []
+        if hook:  # release the network (the engine side owns pyroute2)
+            subprocess.run(hook, capture_output=True, cwd="/",
+                           env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
         self.update(monitor_pid=0)
         if self.conf.get("auto_remove"):
             subprocess.run([sys.executable, "-m", "engine", "--root", self.root, "rm", "-f",

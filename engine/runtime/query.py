@@ -28,6 +28,8 @@ def summaries(svc: Containers, *, all: bool = True) -> list[ContainerSummary]:  
             command=command_text(config), created=row["created"], state=row["state"],
             exit_code=row["exit_code"], started_at=row["started_at"],
             finished_at=row["finished_at"], labels=config.get("Labels") or {},
+            ports=svc.ports(row["id"]) if row["state"] in ("running", "paused",
+                                                          "restarting") else (),
             restart_count=row["restart_count"]))
     return out
 

@@ -183,3 +183,31 @@ def _tampered_glibc() -> bytes:
     data[len(data) // 2] ^= 0xFF
     files[big] = bytes(data)
     return _tar(files)
+
+
+def test_imported_tarball_saves_with_its_original_bytes(engine, tmp_path) -> None:
+    """An arbitrary tarball (here "./"-prefixed names, gzip) does not re-tar to the
+    same bytes: save must ship the bytes that were imported."""
+    import gzip
+
+    from engine import Engine
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in {"./etc/motd": b"hello\n", "./bin/tool": b"\x7fELF"}.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o755, 1234
+            tar.addfile(info, io.BytesIO(data))
+    raw = gzip.compress(buf.getvalue())
+    image_id = engine.import_image(io.BytesIO(raw), ref="imp:1")
+    out = tmp_path / "imp.tar"
+    with open(out, "wb") as f:
+        engine.save(["imp:1"], f)
+    other = Engine(str(tmp_path / "other"))
+    try:
+        (loaded,) = load(other, out)
+        assert loaded.id == image_id
+        diff = "sha256:" + hashlib.sha256(buf.getvalue()).hexdigest()
+        assert other.image_inspect("imp:1")["RootFS"]["Layers"] == [diff]
+    finally:
+        other.close()

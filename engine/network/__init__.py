@@ -1,0 +1,65 @@
+"""Network: how a container is connected, behind one small interface.
+
+Modes ``none`` (a fresh netns with only ``lo``) and ``host`` (no netns) are
+built into the runtime.  Everything else — the default ``bridge``, user
+networks, ``container:NAME`` — goes through a :class:`NetworkDriver`:
+
+Lifecycle (per container start):
+
+1. ``attach(req)`` before the runtime starts: create the netns and its
+   interfaces, allocate addresses, set up published ports; return an
+   :class:`Attachment` (the netns path for the OCI spec, and the lines for
+   the container's /etc/hosts and /etc/resolv.conf).
+2. The container runs; across restarts by the monitor the attachment stays.
+3. ``detach(cid)`` after the container's final exit, on ``rm``, and when a
+   crashed monitor is reconciled: remove everything ``attach`` made.  It
+   must be idempotent (it may run twice, or after a partial ``attach``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    host_ip: str
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+
+    def __str__(self) -> str:  # Docker's PORTS column form
+        return f"{self.host_ip}:{self.host_port}->{self.container_port}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class AttachRequest:
+    cid: str
+    name: str
+    hostname: str
+    network: str  # "bridge", a user network name, or "container:<id>"
+    aliases: Sequence[str] = ()
+    publish: Sequence[str] = ()  # -p specs as given
+    publish_all: bool = False
+    exposed: Sequence[str] = ()  # the image's EXPOSE ("80/tcp")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    netns: str  # path for the OCI spec's network namespace
+    hosts: str = ""  # full /etc/hosts content
+    resolv_conf: str = ""  # full /etc/resolv.conf content
+    ip: str = ""
+    gateway: str = ""
+    ports: tuple[PortMapping, ...] = ()
+    extra: dict = field(default_factory=dict)  # for inspect's NetworkSettings
+
+
+class NetworkDriver(Protocol):
+    def attach(self, req: AttachRequest) -> Attachment: ...
+    def detach(self, cid: str) -> None: ...
+
+
+__all__ = ["AttachRequest", "Attachment", "NetworkDriver", "PortMapping"]
