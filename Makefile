@@ -22,7 +22,7 @@ lint: venv
 	$(BIN)/mypy engine
 
 bench: apt-run apt-test venv
-	$(BIN)/python bench/load.py
+	for b in bench/[a-z]*.py; do $(BIN)/python $$b || exit 1; done
 
 # apt-get only what is missing, so a set-up machine does not touch the network
 apt-run:
@@ -37,6 +37,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m compileall -q engine tui >/dev/null
 	touch $@
 
 clean:

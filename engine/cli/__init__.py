@@ -91,11 +91,13 @@ def engine_of(ctx: click.Context):
     return obj["engine"]
 
 
-from . import container, image, registry, system, usage  # noqa: E402
+from . import container, container_more, image, registry, system, usage, volume  # noqa: E402
 
 image.register(main)
 registry.register(main)
 container.register(main)  # after image: its top-level `inspect` covers both
+container_more.register(main)  # after container: joins its `container` group
+volume.register(main)  # before usage, which adds `volume prune`
 system.register(main)
 usage.register(main)  # last: adds `prune` and `df` to the noun groups
 

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 
 import click
 
@@ -155,7 +156,7 @@ def stats_cmd(show_all, no_stream, no_trunc, fmt, containers):
 
     def targets() -> list[tuple[str, str]]:
         if containers:
-            return [(str(_daemon(lambda r=r: eng.resolve_container(r))), r)
+            return [(str(_daemon(partial(eng.resolve_container, r))), r)
                     for r in containers]
         return [(c.id, "") for c in eng.containers(all=show_all)]
 
@@ -174,7 +175,7 @@ def stats_cmd(show_all, no_stream, no_trunc, fmt, containers):
         items = targets()
         readings = []
         for cid, _ in items:
-            cur = _daemon(lambda c=cid: eng.stats_sample(c))
+            cur = _daemon(partial(eng.stats_sample, cid))
             readings.append(compute(prev.get(cid), cur))  # type: ignore[arg-type]
             prev[cid] = cur
         # clear the screen and redraw in place, as docker stats does

@@ -59,7 +59,7 @@ def diff(svc: Containers, cid: str) -> list[Change]:
     drop = {c.path for c in out if c.kind == "A" and c.path in RUNTIME_MOUNTPOINTS
             and _empty(upper + c.path)}
     kept = [c for c in out if c.path not in drop]
-    ancestors = set()
+    ancestors: set[str] = set()
     for c in kept:
         parts = c.path.split("/")
         ancestors.update("/".join(parts[:i]) for i in range(2, len(parts)))
