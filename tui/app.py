@@ -8,6 +8,7 @@ arguments) calls.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
@@ -49,6 +50,7 @@ from .workers import EngineWorkers
 __all__ = ["DockyardApp", "run"]
 
 MAX_PLAN_LINES = 12
+_DIGEST = re.compile(r"(sha256:[0-9a-f]{12})[0-9a-f]{52}")  # shown short, as docker does
 
 
 class DockyardApp(EngineWorkers, App[None]):
@@ -172,7 +174,7 @@ class DockyardApp(EngineWorkers, App[None]):
                                          title="image: delete refused"))
             return
         body.append(Text("\nrmi will print:", style="dim"))
-        shown = lines[:MAX_PLAN_LINES]
+        shown = [_DIGEST.sub(lambda m: m.group(1) + "…", line) for line in lines[:MAX_PLAN_LINES]]
         body.append(Text("\n".join(shown), style="dim", overflow="fold"))
         if len(lines) > len(shown):
             body.append(Text(f"… and {len(lines) - len(shown)} more", style="dim"))

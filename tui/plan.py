@@ -117,7 +117,7 @@ def plan_delete(engine: Engine, targets: list[ImageRef]) -> DeletePlan:
         tags.clear()
         lines += [f"Deleted: {g}" for g in gone]
         freed, layers = 0, 0
-        for lay in engine.image_layers(img.id):
+        for lay in reversed(engine.image_layers(img.id)):  # rmi sweeps from the top
             if lay.chain_id and not set(lay.shared_by) - doomed:
                 lines.append(f"Deleted: {lay.chain_id}")
                 freed += lay.size

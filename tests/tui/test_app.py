@@ -429,3 +429,37 @@ def dialog_text(screen) -> str:
 
     return "\n".join(str(w.render()) for w in screen.query(Static)
                      if isinstance(w, Static | Label))
+
+
+def test_mouse_click_on_a_tab_switches_pane(loaded):
+    async def go():
+        app = make_app(loaded)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_loaded(pilot)
+            x = screen_text(app).splitlines()[1].index("4 Disk")
+            await pilot.click("#pane-tabs", offset=(x, 0))
+            await wait_for(pilot, lambda: app.main.current == "disk", "disk pane")
+    run(go())
+
+
+def test_live_loop_errors_become_one_dialog(loaded, monkeypatch):
+    from engine.errors import Unavailable
+
+    calls = []
+
+    def broken(last_id, **kw):
+        calls.append(last_id)
+        raise Unavailable("database is locked")
+
+    async def go():
+        app = make_app(loaded)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_loaded(pilot)
+            monkeypatch.setattr(loaded, "events_after", broken)
+            screen = await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen)
+                                    and app.screen, "the error dialog")
+            assert screen.message == "database is locked"
+            await wait_for(pilot, lambda: len(calls) > 3, "more polls")
+            errors = [s for s in app.screen_stack if isinstance(s, ErrorScreen)]
+            assert len(errors) == 1  # reported once, the loop keeps trying
+    run(go())

@@ -1,0 +1,1 @@
+"""The four panes (Containers, Images, Layers, Disk), each a ListPane."""
