@@ -42,7 +42,7 @@ class StatusHeader(Static):
         running = sum(1 for c in st.containers if c.state == "running")
         # TODO(containers issue): the engine's info() will name the runtime
         # (crun/runc) it found; until then the header says so.
-        runtime = info.get("DefaultRuntime") or "—"
+        runtime = info.get("Runtime") or "—"
         free = size_text(info.get("DiskFree", 0))
         counts = f"{running}/{len(st.containers)}"
         if self.size.width >= 110:
