@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import subprocess
+import tempfile
 from collections.abc import Sequence
 
 from ..errors import Conflict, InvalidArgument, StartFailed
@@ -128,11 +129,15 @@ def exec_in(svc: Containers, cid: str, cmd: Sequence[str], *, interactive: bool 
         emit(c, "container", f"exec_start: {text}", cid)
     try:
         if detach:
-            r = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+            # the process inherits these: a pipe would kill it once we stop
+            # reading (runc relays piped stdio), so its errors go to a file
+            with tempfile.TemporaryFile() as err:
+                r = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=err)
+                err.seek(0)
+                msg = err.read().decode(errors="replace").strip()
             if r.returncode != 0:
-                raise StartFailed(OCI_PREFIX + (r.stderr.decode(errors="replace").strip()
-                                                or "runtime exec failed"), exit_code=126)
+                raise StartFailed(OCI_PREFIX + (msg or "runtime exec failed"), exit_code=126)
             return 0
         proc = subprocess.Popen(args, stdin=None if interactive else subprocess.DEVNULL)
         code = _wait(proc)

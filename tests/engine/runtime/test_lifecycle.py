@@ -314,3 +314,18 @@ def test_info_names_the_runtime(croot) -> None:
     info = dockyard(croot, "info").stdout.decode()
     assert "Runtime: crun" in info or "Runtime: runc" in info
     assert "RuntimeReason: " in info
+
+
+def test_rmi_refuses_an_image_a_container_uses(croot) -> None:
+    dockyard(croot, "create", "--name", "user", IMAGE, "true")
+    r = dockyard(croot, "rmi", IMAGE, check=False)
+    assert r.returncode == 1
+    assert b'unable to remove repository reference "busybox" (must force)' in r.stderr
+    assert b"is using its referenced image" in r.stderr
+    r = dockyard(croot, "rmi", "-f", IMAGE)
+    assert r.stdout == b"Untagged: busybox:1.37.0-musl\n"  # forced: untag only, image stays
+    assert dockyard(croot, "images", "-q").stdout.strip()
+    dockyard(croot, "rm", "user")
+    image_id = dockyard(croot, "images", "-q", "--no-trunc").stdout.decode().strip()
+    out = dockyard(croot, "rmi", image_id).stdout.decode()
+    assert f"Deleted: {image_id}" in out
