@@ -78,8 +78,9 @@ def main() -> None:
                    "du -s" if have("du") else "measure() full walk")
             changed = sorted(s.changed for s in samples)
             assert all(not s.full_scan for s in samples)
-            assert (samples[-1].apparent, samples[-1].files) == (
-                measure(upper).apparent, measure(upper).files)
+            last, full_scan = sampler.sample(), measure(upper)
+            assert (last.apparent, last.on_disk, last.files) == (
+                full_scan.apparent, full_scan.on_disk, full_scan.files)
             med = sorted(results["sampler.sample()"])[RUNS // 2]
             full = sorted(results["measure() full walk"])[2]
             print(f"  sampler re-stat'ed {changed[0]}–{changed[-1]} paths per sample; "

@@ -38,6 +38,7 @@ from .store import Event, Store, default_root
 
 if TYPE_CHECKING:  # httpx stays out of `import engine`
     from .registry import PullResult, PushResult
+    from .usage.sampler import WritableSampler, WritableUsage
 
 __version__ = "0.1.0"
 
@@ -307,6 +308,27 @@ class Engine:
 
         return logs.read(os.path.join(svc.dir(cid), "container.log"), since_ns=since_ns,
                          until_ns=until_ns, tail=tail, follow=follow, running=running)
+
+    # -- writable layers -------------------------------------------------
+    def writable_sampler(self, ref: str, *, top: int = 10) -> WritableSampler:
+        """Incremental sampler of the container's writable layer (engine.usage.sampler).
+
+        Building it does no I/O; call ``sample()`` from a worker, ``close()`` when done."""
+        from .usage.sampler import WritableSampler
+
+        return WritableSampler(self.snapshots.upper_dir(self.resolve_container(ref)), top=top)
+
+    def writable_usage(self, ref: str) -> WritableUsage:
+        """Full scan of the writable layer: apparent and on-disk bytes, files, dirs, whiteouts."""
+        from .usage.sampler import measure
+
+        return measure(self.snapshots.upper_dir(self.resolve_container(ref)))
+
+    def disk_usage(self):  # noqa: ANN201
+        """``system df``: every byte of the root, by category (engine.usage.df)."""
+        from .usage.df import disk_usage
+
+        return disk_usage(self)
 
     # -- registry --------------------------------------------------------
     def pull(self, ref: str, *, platform: str | None = None, all_tags: bool = False,

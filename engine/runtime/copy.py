@@ -168,7 +168,7 @@ def copy_from(svc: Containers, cid: str, src: str, dest: str | BinaryIO, *,
     with container_root(svc, cid, write=False) as (root, live):
         # "dir/" names the directory a symlink points to, as in POSIX
         parts = _resolve(root, src, follow=follow_link or src.endswith(("/", "/.")))
-        root_fd = os.open(root, DIR_FLAGS)
+        root_fd = os.open(root, DIR_FLAGS & ~os.O_NOFOLLOW)  # ours: may be /proc/PID/root
         try:
             st = _lstat(root_fd, parts, label=f"{ref}:")
             if st is None:
@@ -245,7 +245,7 @@ def copy_to(svc: Containers, cid: str, src: str | BinaryIO, dest: str, *,
         src_is_dir = os.path.isdir(src) and (follow_link or not os.path.islink(src))
     with container_root(svc, cid, write=True) as (root, _):
         parts = _resolve(root, dest, follow=True)
-        root_fd = os.open(root, DIR_FLAGS)
+        root_fd = os.open(root, DIR_FLAGS & ~os.O_NOFOLLOW)  # ours: may be /proc/PID/root
         try:
             st = _lstat(root_fd, parts, label=f"{ref}:")
             exists_dir = st is not None and stat.S_ISDIR(st.st_mode)

@@ -49,7 +49,8 @@ def open_dir(base_fd: int, parts: list[str], *, create: bool = False, label: str
             except OSError as e:
                 if e.errno in (errno.ELOOP, errno.ENOTDIR):
                     shown = "/".join(parts[:i + 1])
-                    if e.errno == errno.ELOOP:
+                    # O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR too
+                    if e.errno == errno.ELOOP or stat.S_ISLNK(os.lstat(part, dir_fd=fd).st_mode):
                         raise UnsafeArchive(f"{label}{shown}: refusing to follow a symbolic "
                                             "link out of the copy") from None
                     raise Conflict(f"{label}{shown}: not a directory") from None

@@ -299,7 +299,7 @@ class _Merger:
         dead: list[tuple[_Version, str]] = []
         firsts: dict[str, _Version] = {}  # this layer's files, for its hard links
         if lf.root_opaque:
-            self._hide_children(self.root, j, "", changes, dead)
+            self._hide_children(self.root, "", changes, dead)
         for e in lf.entries:
             parent_path, _, name = e.path.rpartition("/")
             parent = self._dir(parent_path)
@@ -311,12 +311,12 @@ class _Merger:
                     del parent.children[name]
                 continue
             if old is not None and e.kind == "dir" and _kind(old) == "dir":
-                if e.opaque:
-                    self._hide_children(old, j, e.path, changes, dead)
                 prev = old.entry
                 if e.opaque or prev is None or (prev.mode, prev.uid, prev.gid) != (
                         e.mode, e.uid, e.gid):
                     changes.append(Change("modified", e.path, "dir", 0))
+                if e.opaque:
+                    self._hide_children(old, e.path, changes, dead)
                 old.entry = e
                 continue
             version = None
@@ -343,7 +343,7 @@ class _Merger:
             node = child
         return node
 
-    def _hide_children(self, node: _Node, j: int, path: str, changes: list[Change],
+    def _hide_children(self, node: _Node, path: str, changes: list[Change],
                        dead: list[tuple[_Version, str]]) -> None:
         for name, child in sorted(node.children.items()):
             changes.append(Change("removed", f"{path}/{name}", _kind(child), _bytes_under(child)))

@@ -44,6 +44,7 @@ IN_CLOEXEC = os.O_CLOEXEC
 
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len (struct inotify_event)
 _BUFSIZE = 256 * 1024
+_MAX_EVENT = _HEADER.size + 255 + 1  # NAME_MAX plus its NUL
 
 _libc: ctypes.CDLL | None = None
 _libc_lock = threading.Lock()
@@ -122,9 +123,9 @@ class Inotify:
                 buf = os.read(self.fd, _BUFSIZE)
             except BlockingIOError:
                 return out
-            if not buf:
-                return out
             out.extend(parse(buf))
+            if len(buf) <= _BUFSIZE - _MAX_EVENT:  # the queue was empty: skip a read()
+                return out
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -38,10 +38,13 @@ turns each event into a *dirty* path (plus the directory whose entries
 changed, so directory blocks stay exact) and lstat()s only those, parents
 first.  A path that is gone is dropped with its subtree; a new directory
 (or one whose inode changed) is watched and scanned; anything else updates
-its index entry.  Totals are kept as running sums over an inode table, so a
-sample costs O(changed paths), never O(files).  Bytes added per path during
-the sample give ``growing``; the apparent-size delta over the elapsed time
-gives ``rate``.
+its index entry; a moved directory keeps its watch (``add_watch`` returns the
+same descriptor, which is re-pointed at the new path).  Totals are running
+sums over an inode table (hard links once), so a sample costs O(changed
+paths), never O(files).  Bytes added per path during the sample give
+``growing`` (a file that was only moved or linked, recognised by inode and
+mtime, adds nothing); the apparent-size delta over the elapsed time gives
+``rate``.
 
 Fallbacks, each reported in the sample: ``IN_Q_OVERFLOW`` (events were
 lost) and :meth:`WritableSampler.rescan` do a full rescan with fresh watches
@@ -60,7 +63,6 @@ import os
 import stat
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from ..errors import InvalidArgument, NotFound
@@ -117,7 +119,10 @@ def _kind(st: os.stat_result) -> int:
 
 def measure(upper_dir: str) -> WritableUsage:
     """A full scan of ``upper_dir`` (see the module docstring for the terms)."""
-    root = os.lstat(upper_dir)
+    try:
+        root = os.lstat(upper_dir)
+    except _GONE:
+        raise NotFound(f"writable layer {upper_dir}: no longer exists") from None
     on_disk, apparent, files, dirs, whiteouts = root.st_blocks * 512, 0, 0, 0, 0
     seen: set[int] = set()
     stack = [upper_dir]
@@ -169,8 +174,9 @@ class WritableSampler:
         self.fallback_every = fallback_every
         self.full_every = full_every
         self.max_watches = max_watches  # None: as many as the kernel allows
+        self.keep = max(1, keep)
         self._lock = threading.Lock()
-        self._history: deque[Sample] = deque(maxlen=keep)
+        self._history: tuple[Sample, ...] = ()  # replaced whole: readable without the lock
         self._started = self._closed = False
         self._ino: ino.Inotify | None = None
         self._root_ino = 0
@@ -189,15 +195,15 @@ class WritableSampler:
         self._grow: dict[str, int] = {}
         self._fresh: set[str] = set()
         self._changed = 0
-        self._apparent = self._on_disk = self._files = self._dirs = self._whiteouts = 0
+        self._apparent = self._on_disk = 0
+        self._counts = [0, 0, 0, 0]  # paths by kind, the upper dir itself included
         self._note = ""
 
     # -- public ----------------------------------------------------------
     @property
     def history(self) -> tuple[Sample, ...]:
-        """The last ``keep`` samples, oldest first."""
-        with self._lock:
-            return tuple(self._history)
+        """The last ``keep`` samples, oldest first (never blocks: safe on a UI thread)."""
+        return self._history
 
     def sample(self, *, full: bool = False) -> Sample:
         """One sample; the first starts the sampler, ``full`` forces a full rescan."""
@@ -352,11 +358,12 @@ class WritableSampler:
             extra = (f"{len(self._unwatched)} directories beyond fs.inotify.max_user_watches: "
                      f"rescanned every {self.fallback_every:g}s")
             note = f"{note}; {extra}" if note else extra
+        c = self._counts
         s = Sample(time=time.time(), apparent=self._apparent, on_disk=self._on_disk,
-                   files=self._files, rate=rate, growing=tuple(growing), full_scan=full,
-                   changed=self._changed, dirs=self._dirs, whiteouts=self._whiteouts,
+                   files=c[_REG] + c[_OTHER], rate=rate, growing=tuple(growing), full_scan=full,
+                   changed=self._changed, dirs=max(0, c[_DIR] - 1), whiteouts=c[_WH],
                    watches=len(self._wd_path), unwatched=len(self._unwatched), note=note)
-        self._history.append(s)
+        self._history = (*self._history, s)[-self.keep:]
         return s
 
     # -- the index ---------------------------------------------------------
@@ -448,7 +455,7 @@ class WritableSampler:
         elif p != "/":
             self._children.setdefault(_parent(p), set()).add(p.rpartition("/")[2])
         self._entries[p] = (st.st_ino, kind, size)
-        self._count(p, kind, 1)
+        self._counts[kind] += 1
         blocks = st.st_blocks * 512
         rec = self._inodes.get(st.st_ino)
         if rec is None:
@@ -470,7 +477,7 @@ class WritableSampler:
             self._grow[p] = self._grow.get(p, 0) + delta
 
     def _unref(self, p: str, entry: tuple[int, int, int]) -> None:
-        self._count(p, entry[1], -1)
+        self._counts[entry[1]] -= 1
         rec = self._inodes.get(entry[0])
         if rec is None:
             return
@@ -480,15 +487,6 @@ class WritableSampler:
             self._gone[entry[0]] = (rec[1], rec[3])
             self._apparent -= rec[1]
             self._on_disk -= rec[2]
-
-    def _count(self, p: str, kind: int, n: int) -> None:
-        if kind == _DIR:
-            if p != "/":
-                self._dirs += n
-        elif kind == _WH:
-            self._whiteouts += n
-        else:
-            self._files += n
 
     def _drop(self, top: str) -> None:
         """Forget ``top`` and its whole subtree."""

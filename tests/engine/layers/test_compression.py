@@ -70,7 +70,7 @@ def test_gzip_zero_padding_is_tolerated() -> None:
      "blob x: corrupt gzip stream"),
     (zlib.compress(DATA, wbits=31) + b"PK\x03\x04", "blob x: trailing garbage after gzip"),
     (b"\xfd7zXZ\x00" + bytes(20), "blob x: xz compression is not supported"),
-], ids=lambda v: v if isinstance(v, str) else None)  # stable ids: xdist needs them
+], ids=lambda v: v if isinstance(v, str) else "blob")  # stable ids: xdist needs them
 def test_damage_is_invalid_content(blob: bytes, reason: str) -> None:
     with pytest.raises(InvalidContent) as exc:
         open_uncompressed(io.BytesIO(blob), label="blob x").read()

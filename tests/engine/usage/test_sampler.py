@@ -192,6 +192,21 @@ def test_plain_tree_links_moves_and_replacements(tmp_path: Path) -> None:
         assert (smp.apparent, smp.files, smp.whiteouts) == (14, 2, 1)
 
 
+def test_without_inotify_every_sample_is_a_full_scan(tmp_path: Path, monkeypatch) -> None:
+    def refuse() -> None:
+        raise OSError(24, "Too many open files")  # EMFILE: max_user_instances reached
+
+    monkeypatch.setattr(inotify, "Inotify", refuse)
+    (tmp_path / "log").write_bytes(b"a" * 10)
+    with WritableSampler(str(tmp_path)) as s:
+        s.sample()
+        with open(tmp_path / "log", "ab") as f:
+            f.write(b"b" * 90)
+        smp = s.sample()
+        assert smp.full_scan and "no inotify" in smp.note
+        assert (smp.apparent, smp.growing) == (100, (("/log", 90),))
+
+
 def test_parse_events() -> None:
     name = b"grow.log\0\0\0\0\0\0\0\0"
     buf = struct.pack("iIII", 3, inotify.IN_MODIFY, 0, len(name)) + name
