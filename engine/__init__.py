@@ -324,6 +324,20 @@ class Engine:
 
         return measure(self.snapshots.upper_dir(self.resolve_container(ref)))
 
+    def image_analyze(self, ref: str):  # noqa: ANN201
+        """dive's figures, reclaimable bytes per step and each layer's changes
+        (:class:`usage.analyze.Analysis`)."""
+        from .usage.analyze import analyze_image
+
+        return analyze_image(self.store, self.image_store, self.snapshots,
+                             self.image_store.resolve(ref))
+
+    def image_tree(self) -> list:
+        """Roots of the layer family tree (:class:`usage.tree.TreeNode`)."""
+        from .usage.tree import layer_tree
+
+        return layer_tree(self.store, self.image_store)
+
     def disk_usage(self):  # noqa: ANN201
         """``system df``: every byte of the root, by category (engine.usage.df)."""
         from .usage.df import disk_usage

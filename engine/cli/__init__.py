@@ -91,9 +91,19 @@ def engine_of(ctx: click.Context):
     return obj["engine"]
 
 
-from . import container, container_more, image, registry, system, usage, volume  # noqa: E402
+from . import (  # noqa: E402
+    analyze,
+    container,
+    container_more,
+    image,
+    registry,
+    system,
+    usage,
+    volume,
+)
 
 image.register(main)
+analyze.register(main)  # after image: adds `image analyze/layers/tree`
 registry.register(main)
 container.register(main)  # after image: its top-level `inspect` covers both
 container_more.register(main)  # after container: joins its `container` group

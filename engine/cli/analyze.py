@@ -61,7 +61,8 @@ def _emit(doc: dict, fmt: str) -> None:
 @click.option("--ci", is_flag=True, help="Evaluate dive's CI rules; exit 1 if one fails")
 @click.option("--ci-config", "ci_config", metavar="FILE",
               help="dive CI rules file (default: ./.dive-ci if present)")
-@click.option("--top", default=10, show_default=True, help="Inefficient files to show")
+@click.option("--top", default=10, show_default=True,
+              help="Inefficient files to show (0: all)")
 def analyze_cmd(image, fmt, ci, ci_config, top):
     """Show how efficiently IMAGE's layers store its files (dive's figures),
     and the bytes each step wasted."""
@@ -103,13 +104,14 @@ def _human(a, top: int) -> str:
         "",
     ]
     files = d.inefficient_files
+    shown = files if top <= 0 else files[:top]
     if files:
         rows = "COUNT\tWASTED\tPATH\n" + "".join(
-            f"{f.count}\t{output.size_text(f.wasted_bytes)}\t{f.path}\n" for f in files[:top])
+            f"{f.count}\t{output.size_text(f.wasted_bytes)}\t{f.path}\n" for f in shown)
         lines.append("Inefficient files (in 2+ layers):")
         lines.append(output.tabwrite(rows).rstrip("\n"))
-        if len(files) > top > 0:
-            lines.append(f"… and {len(files) - top} more (--top N, or --format json)")
+        if len(files) > len(shown):
+            lines.append(f"… and {len(files) - len(shown)} more (--top 0 shows all)")
     else:
         lines.append("Inefficient files: none")
     if a.by_step:
@@ -145,7 +147,8 @@ def layers_cmd(image, index, fmt):
         docs = [{"index": lr.index, "step": lr.step, "chain_id": lr.chain_id,
                  "diff_id": lr.diff_id, "created_by": lr.created_by, "size_bytes": lr.size,
                  "changes": [{"kind": c.kind, "path": c.path, "type": c.type,
-                              "size_bytes": c.size} for c in lr.changes]} for lr in layers]
+                              "size_bytes": c.size, **({"link": c.link} if c.link else {})}
+                             for c in lr.changes]} for lr in layers]
         if fmt == "json":
             click.echo(json.dumps(docs, indent=2))
         else:
@@ -161,7 +164,11 @@ def layers_cmd(image, index, fmt):
 
 
 def _path(c) -> str:
-    return c.path + "/" if c.type == "dir" else c.path
+    if c.type == "dir":
+        return c.path + "/"
+    if c.link:
+        return f"{c.path} -> {c.link}" if c.type == "symlink" else f"{c.path} => {c.link}"
+    return c.path
 
 
 def _size(c) -> str:

@@ -14,13 +14,24 @@ Lifecycle (per container start):
 3. ``detach(cid)`` after the container's final exit, on ``rm``, and when a
    crashed monitor is reconciled: remove everything ``attach`` made.  It
    must be idempotent (it may run twice, or after a partial ``attach``).
+
+The bridge driver (:mod:`.bridge`) keeps its state in the root's database
+(``networks``; ``sandboxes``, ``endpoints`` and ``port_bindings`` for live
+attachments, see migration 4) and in the kernel (one Linux bridge per network
+while it has endpoints, one netns + veth pair per container).  Published
+ports are served by a userland proxy in the container's monitor
+(``engine/runtime/portproxy.py``), which receives them through
+``Attachment.extra["proxy"]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,9 @@ class PortMapping:
     container_port: int
     protocol: str = "tcp"
 
-    def __str__(self) -> str:  # Docker's PORTS column form
+    def __str__(self) -> str:  # one entry of Docker's PORTS column
+        if not self.host_port:  # exposed, not published
+            return f"{self.container_port}/{self.protocol}"
         return f"{self.host_ip}:{self.host_port}->{self.container_port}/{self.protocol}"
 
 
@@ -62,4 +75,22 @@ class NetworkDriver(Protocol):
     def detach(self, cid: str) -> None: ...
 
 
-__all__ = ["AttachRequest", "Attachment", "NetworkDriver", "PortMapping"]
+def driver_factory(store: Store) -> Callable[[], NetworkDriver]:
+    """What ``Containers(network=...)`` takes: the bridge driver, made on first use.
+
+    Cheap to call: nothing touches the kernel (or imports pyroute2) until a
+    container is attached or detached.
+    """
+    made: list[NetworkDriver] = []
+
+    def get() -> NetworkDriver:
+        if not made:
+            from .bridge import BridgeDriver
+
+            made.append(BridgeDriver(store))
+        return made[0]
+
+    return get
+
+
+__all__ = ["AttachRequest", "Attachment", "NetworkDriver", "PortMapping", "driver_factory"]

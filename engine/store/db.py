@@ -139,6 +139,56 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (digest, registry, repo)
     );
     """,
+    # 4: networks (engine/network): configured networks, a container's extra networks,
+    # and the live attachments (sandbox = netns, endpoint = veth + address, port bindings)
+    """
+    CREATE TABLE networks (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL UNIQUE,
+        driver   TEXT NOT NULL DEFAULT 'bridge',
+        bridge   TEXT NOT NULL UNIQUE,
+        subnet   TEXT NOT NULL,
+        gateway  TEXT NOT NULL,
+        auto     INTEGER NOT NULL DEFAULT 1,
+        internal INTEGER NOT NULL DEFAULT 0,
+        created  REAL NOT NULL,
+        labels   TEXT NOT NULL DEFAULT '{}',
+        options  TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE container_networks (
+        container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+        network_id   TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+        aliases      TEXT NOT NULL DEFAULT '[]',
+        connected    INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (container_id, network_id)
+    );
+    CREATE TABLE sandboxes (
+        container_id TEXT PRIMARY KEY,
+        netns        TEXT NOT NULL,
+        joined       TEXT NOT NULL DEFAULT '',
+        created      REAL NOT NULL
+    );
+    CREATE TABLE endpoints (
+        network_id   TEXT NOT NULL REFERENCES networks(id),
+        container_id TEXT NOT NULL REFERENCES sandboxes(container_id) ON DELETE CASCADE,
+        id           TEXT NOT NULL UNIQUE,
+        ifname       TEXT NOT NULL,
+        veth         TEXT NOT NULL,
+        ip           TEXT NOT NULL,
+        mac          TEXT NOT NULL,
+        aliases      TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (network_id, container_id),
+        UNIQUE (network_id, ip)
+    );
+    CREATE TABLE port_bindings (
+        container_id   TEXT NOT NULL REFERENCES sandboxes(container_id) ON DELETE CASCADE,
+        host_ip        TEXT NOT NULL,
+        host_port      INTEGER NOT NULL,
+        proto          TEXT NOT NULL,
+        container_port INTEGER NOT NULL,
+        PRIMARY KEY (host_ip, host_port, proto)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

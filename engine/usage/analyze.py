@@ -4,10 +4,11 @@ bytes a better Dockerfile would not have stored.
 Terms, for one image (layers oldest first, index 0 = the base layer):
 
 - **entry** — one item of a layer's tar as :func:`~engine.layers.write_layer`
-  would write it from the layer's snapshot dir: a file, dir, link, device,
-  or a *whiteout* (the deletion of a path).  Its *size* is the tar header's:
-  a regular file's bytes; 0 for directories, hard links and the rest.  This
-  is what dive counts, so it is what every figure here counts.
+  would write it from the layer's snapshot dir (:func:`.tree.walk_layer`):
+  a file, dir, link, device, or a *whiteout* (the deletion of a path).  Its
+  *size* is the tar header's: a regular file's bytes; 0 for directories,
+  hard links and the rest.  This is what dive counts, so it is what every
+  figure here counts.
 - **version** — the bytes one regular-file entry stored.  A version is
   *alive* while some path of the final image still shows it (a hard link
   keeps it alive), and *dead* once a later layer overwrote or deleted every
@@ -26,18 +27,16 @@ pulled or loaded image is analysed the same way and nothing is extracted.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..images.config import layer_history
 from ..images.store import ImageStore
-from ..layers.merged import OPAQUE_XATTR
 from ..snapshots import Snapshotter
 from ..store import Store
 from .dive_ci import DiveFigures, dive_figures
+from .tree import Entry, LayerFiles, walk_layer
 
 __all__ = [
     "HINTS",
@@ -52,7 +51,6 @@ __all__ = [
     "walk_layer",
 ]
 
-Kind = Literal["file", "dir", "symlink", "hardlink", "whiteout", "char", "block", "fifo"]
 Cause = Literal["removed", "moved", "chmod", "duplicate", "overwritten"]
 
 HINTS: dict[str, str] = {
@@ -64,95 +62,6 @@ HINTS: dict[str, str] = {
     "duplicate": "duplicate copy (same content re-added): drop the second copy",
     "overwritten": "file overwritten in a later step: write only its final version",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One entry of a layer, in tar terms (see the module docstring)."""
-
-    path: str  # "/etc/hosts"; for a whiteout, the path it deletes
-    kind: Kind
-    size: int  # tar header size: file bytes, 0 for everything else
-    mode: int  # permission bits
-    uid: int
-    gid: int
-    link: str = ""  # symlink target, or the first path of a hard link ("/bin/[")
-    opaque: bool = False  # a dir that hides everything the layers below had in it
-
-
-@dataclass(frozen=True)
-class LayerFiles:
-    entries: tuple[Entry, ...]
-    root_opaque: bool
-    upper: str
-
-    @property
-    def size(self) -> int:
-        return sum(e.size for e in self.entries)
-
-
-def walk_layer(upper: str) -> LayerFiles:
-    """A snapshot dir's entries in :func:`write_layer`'s order (depth first,
-    names sorted as bytes, whiteouts sorted under their ``.wh.`` name), with
-    the same hard-link rule: the first path of an inode carries its bytes."""
-    entries: list[Entry] = []
-    links: dict[tuple[int, int], str] = {}
-    stack: list[tuple[str, list[tuple[bytes, str, os.stat_result]]]] = [("", _scan(upper))]
-    while stack:
-        prefix, items = stack[-1]
-        if not items:
-            stack.pop()
-            continue
-        _, name, st = items.pop()
-        path = f"{prefix}/{name}"
-        full = upper + path
-        mode = st.st_mode
-        perm = stat.S_IMODE(mode)
-        if stat.S_ISCHR(mode) and st.st_rdev == 0:
-            entries.append(Entry(path, "whiteout", 0, 0, st.st_uid, st.st_gid))
-        elif stat.S_ISDIR(mode):
-            entries.append(Entry(path, "dir", 0, perm, st.st_uid, st.st_gid,
-                                 opaque=_opaque(full)))
-            stack.append((path, _scan(full)))
-        elif st.st_nlink > 1 and not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and (
-                first := links.setdefault((st.st_dev, st.st_ino), path)) != path:
-            entries.append(Entry(path, "hardlink", 0, perm, st.st_uid, st.st_gid, link=first))
-        elif stat.S_ISREG(mode):
-            entries.append(Entry(path, "file", st.st_size, perm, st.st_uid, st.st_gid))
-        elif stat.S_ISLNK(mode):
-            entries.append(Entry(path, "symlink", 0, perm, st.st_uid, st.st_gid,
-                                 link=os.readlink(full)))
-        else:
-            kind: Kind = ("fifo" if stat.S_ISFIFO(mode) else
-                          "block" if stat.S_ISBLK(mode) else "char")
-            entries.append(Entry(path, kind, 0, perm, st.st_uid, st.st_gid))
-    return LayerFiles(tuple(entries), _opaque(upper), upper)
-
-
-def _scan(path: str) -> list[tuple[bytes, str, os.stat_result]]:
-    """A directory's items, sorted *descending* so ``pop()`` gives the first."""
-    items = []
-    with os.scandir(path) as it:
-        for d in it:
-            try:
-                st = d.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            if stat.S_ISSOCK(st.st_mode):
-                continue  # never written to a tar
-            key = os.fsencode(d.name)
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                key = b".wh." + key
-            items.append((key, d.name, st))
-    items.sort(key=lambda t: t[0], reverse=True)
-    return items
-
-
-def _opaque(path: str) -> bool:
-    try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:
-        return False
 
 
 # -- results --------------------------------------------------------------------
@@ -167,6 +76,7 @@ class Change:
     path: str
     type: str  # entry kind; for "removed", what was there
     size: int
+    link: str = ""  # a symlink's target or a hard link's first path
 
 
 @dataclass(frozen=True)
@@ -282,9 +192,6 @@ class _Merger:
                 self._hashes[fs] = hashlib.file_digest(f, "sha256").digest()
         return self._hashes[fs]
 
-    def _same_content(self, a: str, b: str) -> bool:
-        return self._digest(a) == self._digest(b)
-
     @staticmethod
     def _kill(node: _Node, cause: Cause, dead: list[tuple[_Version, str]]) -> None:
         for n in node.walk():
@@ -330,7 +237,7 @@ class _Merger:
                 self._kill(old, self._overwrite_cause(old, e, version), dead)
             parent.children[name] = _Node(e, version)
             changes.append(Change("modified" if old is not None else "added", e.path, e.kind,
-                                  e.size))
+                                  e.size, e.link))
         self._attribute(j, lf, dead)
         return tuple(changes)
 
@@ -354,7 +261,7 @@ class _Merger:
         v = old.version
         if v is None or version is None or v.entry.size != version.entry.size:
             return "overwritten"
-        if not self._same_content(v.fs, version.fs):
+        if self._digest(v.fs) != self._digest(version.fs):
             return "overwritten"
         same_meta = (v.entry.mode, v.entry.uid, v.entry.gid) == (e.mode, e.uid, e.gid)
         return "duplicate" if same_meta else "chmod"
@@ -364,15 +271,18 @@ class _Merger:
         for e in lf.entries:
             if e.kind == "file" and e.size:
                 added.setdefault(e.size, []).append(e)
+        digests: dict[int, set[bytes]] = {}  # of this layer's files, by size, when needed
         for v, cause in dead:
-            if not v.entry.size:
+            size = v.entry.size
+            if not size:
                 continue
-            if cause == "removed" and any(
-                    self._same_content(v.fs, lf.upper + a.path)
-                    for a in added.get(v.entry.size, ())):
-                cause = "moved"
-            self.waste.append(Waste(v.entry.path, v.entry.size, self.steps[v.layer],
-                                    self.steps[j], cause))  # type: ignore[arg-type]
+            if cause == "removed" and size in added:
+                if size not in digests:
+                    digests[size] = {self._digest(lf.upper + a.path) for a in added[size]}
+                if self._digest(v.fs) in digests[size]:
+                    cause = "moved"
+            self.waste.append(Waste(v.entry.path, size, self.steps[v.layer], self.steps[j],
+                                    cause))  # type: ignore[arg-type]
 
 
 def _kind(node: _Node) -> str:

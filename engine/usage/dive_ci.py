@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import InvalidArgument
-
-if TYPE_CHECKING:
-    from .analyze import Entry
+from .tree import Entry, PathNode
 
 __all__ = [
     "DEFAULT_RULES",
@@ -65,7 +63,7 @@ class DiveFigures:
     size_bytes: int
     user_size_bytes: int
     wasted_bytes: int
-    user_wasted_percent: float  # a ratio, as dive's; inf when wasted > 0 = user size
+    user_wasted_percent: float  # a ratio, as dive's; inf if waste but no user bytes
     inefficient_files: tuple[InefficientFile, ...]  # dive's report order: largest first
 
     def to_json(self) -> dict[str, Any]:
@@ -82,79 +80,8 @@ class DiveFigures:
 
 # -- the efficiency port ------------------------------------------------------------
 
-class _Node:
-    __slots__ = ("children", "is_dir", "size")
-
-    def __init__(self, size: int = 0, is_dir: bool = False) -> None:
-        self.children: dict[str, _Node] = {}
-        self.size, self.is_dir = size, is_dir
-
-    def copy(self) -> _Node:
-        new = _Node(self.size, self.is_dir)
-        stack = [(self, new)]
-        while stack:
-            src, dst = stack.pop()
-            for name, child in src.children.items():
-                dst.children[name] = twin = _Node(child.size, child.is_dir)
-                stack.append((child, twin))
-        return new
-
-    def get(self, path: str) -> _Node | None:
-        node: _Node | None = self
-        for name in path.strip("/").split("/"):
-            if name and node is not None:
-                node = node.children.get(name)
-        return node
-
-    def add(self, path: str, size: int, is_dir: bool) -> None:
-        node = self
-        for name in path.strip("/").split("/"):
-            if name:
-                node = node.children.setdefault(name, _Node())
-        node.size, node.is_dir = size, is_dir
-
-    def remove(self, path: str) -> None:
-        parent, _, name = path.rpartition("/")
-        node = self.get(parent)
-        if node is not None:
-            node.children.pop(name, None)
-
-    def total(self) -> int:
-        total, stack = 0, [self]
-        while stack:
-            node = stack.pop()
-            total += node.size
-            stack.extend(node.children.values())
-        return total
-
-    def _names(self) -> list[str]:
-        return sorted(self.children, key=_go_key, reverse=True)  # pop() gives the first
-
-    def walk(self, *, leaves: bool) -> Iterator[tuple[str, _Node]]:
-        """(path, node) depth first, children in Go's byte order: leaves only,
-        or every node children-first (dive's ``VisitDepthChildFirst``)."""
-        stack: list[tuple[str, _Node, list[str]]] = [("", self, self._names())]
-        while stack:
-            path, node, names = stack[-1]
-            if not names:
-                stack.pop()
-                if stack and not leaves:  # the root itself is never visited
-                    yield path, node
-                continue
-            name = names.pop()
-            child = node.children[name]
-            if child.children:
-                stack.append((f"{path}/{name}", child, child._names()))
-            else:
-                yield f"{path}/{name}", child
-
-
-def _go_key(name: str) -> bytes:
-    return name.encode("utf-8", "surrogateescape")
-
-
-def _layer_tree(entries: Sequence[Entry]) -> _Node:
-    root = _Node()
+def _layer_tree(entries: Sequence[Entry]) -> PathNode:
+    root = PathNode()
     for e in entries:
         head, _, name = e.path.rpartition("/")
         path = f"{head}/.wh.{name}" if e.kind == "whiteout" else e.path
@@ -162,7 +89,7 @@ def _layer_tree(entries: Sequence[Entry]) -> _Node:
     return root
 
 
-def _stack(lower: _Node, upper: _Node) -> None:
+def _stack(lower: PathNode, upper: PathNode) -> None:
     for path, node in upper.walk(leaves=False):
         head, _, name = path.rpartition("/")
         if name.startswith(".wh."):
@@ -184,7 +111,7 @@ def dive_figures(layers: Sequence[Sequence[Entry]]) -> DiveFigures:
     trees = [_layer_tree(entries) for entries in layers]
     data: dict[str, _PathData] = {}
     inefficient: list[_PathData] = []
-    stacked: _Node | None = None
+    stacked: PathNode | None = None
     stacked_upto = -1  # layers stacked onto the copy of layer 0
 
     for i, tree in enumerate(trees):

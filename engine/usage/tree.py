@@ -1,11 +1,19 @@
-"""The layer family tree: base layers branching into the images built on them.
+"""Trees: one layer's files, and the family tree of layers across images.
 
-Layers are keyed by ChainID, so two images share a node exactly when they
-share that layer *and everything below it*.  A node's children are the
-layers stacked directly on it; an image hangs under its top layer.  Only
-layers some image uses are in the tree (an image with no layers at all
-hangs under a root with an empty ``chain_id``).
+**A layer's files.** :func:`walk_layer` lists a snapshot dir (one layer's
+diff in overlay form) as the entries :func:`~engine.layers.write_layer`
+would put in its tar, in the same order, without reading file contents:
+an *entry*'s size is its tar header size (a regular file's bytes; 0 for
+directories, hard links after the first path of an inode, and the rest); a
+char device 0/0 is a *whiteout* (the deletion of its path); an opaque dir
+hides what the layers below had in it.  :class:`PathNode` is the plain path
+tree dive builds from such entries (:mod:`.dive_ci`).
 
+**The family tree.** Layers are keyed by ChainID, so two images share a
+node exactly when they share that layer *and everything below it*.  A
+node's children are the layers stacked directly on it; an image hangs under
+its top layer.  Only layers some image uses are in the tree (an image with
+no layers at all hangs under a root with an empty ``chain_id``).
 :func:`render` prints it the way ``tree`` does; by default a run of layers
 with one child each and no image of their own is folded into one line, since
 the interesting places in a family tree are where it branches.
@@ -13,17 +21,194 @@ the interesting places in a family tree are where it branches.
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..humanize import size_text
 from ..images.config import layer_history
 from ..images.digest import short_id
 from ..images.store import ImageStore
+from ..layers.merged import OPAQUE_XATTR
 from ..store import Store
 from .layers import chains_by_image
 
-__all__ = ["TreeNode", "layer_tree", "render"]
+__all__ = ["Entry", "LayerFiles", "PathNode", "TreeNode", "layer_tree", "render", "walk_layer"]
+
+
+# -- one layer's files ---------------------------------------------------------------
+
+Kind = Literal["file", "dir", "symlink", "hardlink", "whiteout", "char", "block", "fifo"]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of a layer, in tar terms."""
+
+    path: str  # "/etc/hosts"; for a whiteout, the path it deletes
+    kind: Kind
+    size: int  # tar header size: file bytes, 0 for everything else
+    mode: int  # permission bits
+    uid: int
+    gid: int
+    link: str = ""  # symlink target, or the first path of a hard link ("/bin/[")
+    opaque: bool = False  # a dir that hides everything the layers below had in it
+
+
+@dataclass(frozen=True)
+class LayerFiles:
+    entries: tuple[Entry, ...]
+    root_opaque: bool
+    upper: str
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+
+def walk_layer(upper: str) -> LayerFiles:
+    """A snapshot dir's entries in :func:`write_layer`'s order (depth first,
+    names sorted as bytes, whiteouts sorted under their ``.wh.`` name), with
+    the same hard-link rule: the first path of an inode carries its bytes."""
+    entries: list[Entry] = []
+    links: dict[tuple[int, int], str] = {}
+    stack: list[tuple[str, list[tuple[bytes, str, os.stat_result]]]] = [("", _scan(upper))]
+    while stack:
+        prefix, items = stack[-1]
+        if not items:
+            stack.pop()
+            continue
+        _, name, st = items.pop()
+        path = f"{prefix}/{name}"
+        full = upper + path
+        mode = st.st_mode
+        perm = stat.S_IMODE(mode)
+        if stat.S_ISCHR(mode) and st.st_rdev == 0:
+            entries.append(Entry(path, "whiteout", 0, 0, st.st_uid, st.st_gid))
+        elif stat.S_ISDIR(mode):
+            entries.append(Entry(path, "dir", 0, perm, st.st_uid, st.st_gid,
+                                 opaque=_opaque(full)))
+            stack.append((path, _scan(full)))
+        elif st.st_nlink > 1 and not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) and (
+                first := links.setdefault((st.st_dev, st.st_ino), path)) != path:
+            entries.append(Entry(path, "hardlink", 0, perm, st.st_uid, st.st_gid, link=first))
+        elif stat.S_ISREG(mode):
+            entries.append(Entry(path, "file", st.st_size, perm, st.st_uid, st.st_gid))
+        elif stat.S_ISLNK(mode):
+            entries.append(Entry(path, "symlink", 0, perm, st.st_uid, st.st_gid,
+                                 link=os.readlink(full)))
+        else:
+            kind: Kind = ("fifo" if stat.S_ISFIFO(mode) else
+                          "block" if stat.S_ISBLK(mode) else "char")
+            entries.append(Entry(path, kind, 0, perm, st.st_uid, st.st_gid))
+    return LayerFiles(tuple(entries), _opaque(upper), upper)
+
+
+def _scan(path: str) -> list[tuple[bytes, str, os.stat_result]]:
+    """A directory's items, sorted *descending* so ``pop()`` gives the first."""
+    items = []
+    with os.scandir(path) as it:
+        for d in it:
+            try:
+                st = d.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISSOCK(st.st_mode):
+                continue  # never written to a tar
+            key = os.fsencode(d.name)
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                key = b".wh." + key
+            items.append((key, d.name, st))
+    items.sort(key=lambda t: t[0], reverse=True)
+    return items
+
+
+def _opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+class PathNode:
+    """A node of dive's per-layer file tree (see :mod:`.dive_ci`)."""
+
+    __slots__ = ("children", "is_dir", "size")
+
+    def __init__(self, size: int = 0, is_dir: bool = False) -> None:
+        self.children: dict[str, PathNode] = {}
+        self.size, self.is_dir = size, is_dir
+
+    def copy(self) -> PathNode:
+        new = PathNode(self.size, self.is_dir)
+        stack = [(self, new)]
+        while stack:
+            src, dst = stack.pop()
+            for name, child in src.children.items():
+                dst.children[name] = twin = PathNode(child.size, child.is_dir)
+                stack.append((child, twin))
+        return new
+
+    def get(self, path: str) -> PathNode | None:
+        node: PathNode | None = self
+        for name in path.strip("/").split("/"):
+            if name and node is not None:
+                node = node.children.get(name)
+        return node
+
+    def add(self, path: str, size: int, is_dir: bool) -> None:
+        node = self
+        for name in path.strip("/").split("/"):
+            if name:
+                child = node.children.get(name)
+                if child is None:  # a parent the layer does not list: an empty payload
+                    child = node.children[name] = PathNode()
+                node = child
+        node.size, node.is_dir = size, is_dir
+
+    def remove(self, path: str) -> None:
+        parent, _, name = path.rpartition("/")
+        node = self.get(parent)
+        if node is not None:
+            node.children.pop(name, None)
+
+    def total(self) -> int:
+        total, stack = 0, [self]
+        while stack:
+            node = stack.pop()
+            total += node.size
+            stack.extend(node.children.values())
+        return total
+
+    def _names(self) -> list[str]:
+        return sorted(self.children, key=_go_key, reverse=True)  # pop() gives the first
+
+    def walk(self, *, leaves: bool) -> Iterator[tuple[str, PathNode]]:
+        """(path, node) depth first, children in Go's byte order: leaves only,
+        or every node children-first (dive's ``VisitDepthChildFirst``)."""
+        stack: list[tuple[str, PathNode, list[str]]] = [("", self, self._names())]
+        while stack:
+            path, node, names = stack[-1]
+            if not names:
+                stack.pop()
+                if stack and not leaves:  # the root itself is never visited
+                    yield path, node
+                continue
+            name = names.pop()
+            child = node.children[name]
+            if child.children:
+                stack.append((f"{path}/{name}", child, child._names()))
+            else:
+                yield f"{path}/{name}", child
+
+
+def _go_key(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
+
+
+# -- the family tree ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -139,3 +139,42 @@ def test_exec_refused_on_stopped_and_paused_containers(croot) -> None:
     assert dockyard(croot, "exec", cid, "true").returncode == 0
     r = dockyard(croot, "exec", "nosuchcontainer", "true", check=False)
     assert r.returncode == 1 and b"No such container: nosuchcontainer" in r.stderr
+
+
+def test_attach_detach_keys_and_exit_code(croot) -> None:
+    cid = dockyard(croot, "run", "-dit", IMAGE, "sh").stdout.decode().strip()
+    cli = [sys.executable, "-m", "engine", "--root", str(croot)]
+    term = Pty([*cli, "attach", cid])
+    # nothing is printed on attach: poke the shell until its prompt answers
+    for _ in range(50):
+        term.send(b"\r")
+        try:
+            term.expect(b"# ", timeout=0.5)
+            break
+        except AssertionError:
+            continue
+    term.send(b"echo $((6*7))\r")
+    term.expect(b"42")
+    term.send(b"\x10\x11")  # ctrl-p ctrl-q: detach, the container keeps running
+    assert term.wait() == 0
+    status = dockyard(croot, "ps", "--format", "{{.State}}", "-f", f"id={cid}").stdout
+    assert status == b"running\n"
+    term = Pty([*cli, "attach", "--detach-keys", "ctrl-x", cid])
+    for _ in range(50):
+        term.send(b"\r")
+        try:
+            term.expect(b"# ", timeout=0.5)
+            break
+        except AssertionError:
+            continue
+    term.send(b"exit 4\r")
+    assert term.wait() == 4  # the container's exit code is attach's
+    r = dockyard(croot, "attach", cid, check=False)
+    assert r.returncode == 1
+    assert r.stderr == b"Error response from daemon: You cannot attach to a stopped " \
+                       b"container, start it first\n"
+    # without a TTY: output streams as it comes, --no-stdin, the exit code at the end
+    cid = dockyard(croot, "run", "-d", IMAGE, "sh", "-c",
+                   "sleep 3; echo out; echo err >&2; exit 3").stdout.decode().strip()
+    r = dockyard(croot, "attach", "--no-stdin", cid, check=False)
+    assert (r.returncode, r.stdout, r.stderr) == (3, b"out\n", b"err\n")

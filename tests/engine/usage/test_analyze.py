@@ -33,7 +33,7 @@ from tests.imagegen import layer_tar
 
 # -- building images -----------------------------------------------------------------
 def layer(*items: tuple) -> bytes:
-    """A layer tar from ("f", path, data[, mode]), ("d", path[, mode]), ("w", path)
+    """A layer tar from ("f", path, data[, mode[, uid]]), ("d", path[, mode]), ("w", path)
     (whiteout), ("o", dir) (opaque marker), ("h", path, target) (hard link);
     missing parent directories are added first, mode 0755."""
     buf = io.BytesIO()
@@ -41,7 +41,7 @@ def layer(*items: tuple) -> bytes:
         dirs: set[str] = set()
 
         def add(name: str, kind: bytes, data: bytes = b"", mode: int = 0o644,
-                link: str = "") -> None:
+                uid: int = 0, link: str = "") -> None:
             parts = name.split("/")[:-1]
             for i in range(len(parts)):
                 d = "/".join(parts[: i + 1])
@@ -53,6 +53,7 @@ def layer(*items: tuple) -> bytes:
             ti = tarfile.TarInfo(name)
             ti.type, ti.mode, ti.mtime, ti.size, ti.linkname = kind, mode, 1_700_000_000, \
                 len(data), link
+            ti.uid = ti.gid = uid
             tar.addfile(ti, io.BytesIO(data) if data else None)
 
         for kind, path, *rest in items:
@@ -198,6 +199,18 @@ def test_hard_links_and_opaque_dirs(engine, tmp_path) -> None:
     # simply not in layer 1; whiteout /lib/a (a file below) counts 0
     assert (a.dive.size_bytes, a.dive.wasted_bytes) == (810, 700)
     assert a.dive.efficiency == (100 + 0 + 0 + 10 + 0) / (100 + 700 + 0 + 10)
+
+
+def test_chown_copy_and_a_later_move_of_a_hard_link(engine, tmp_path) -> None:
+    layers = [layer(("f", "x", b"x" * 10), ("f", "y", b"y" * 20), ("h", "z", "y")),
+              layer(("f", "x", b"x" * 10, 0o644, 1000)),   # chown: same bytes, new owner
+              layer(("w", "y"), ("f", "w", b"y" * 20))]     # y and its hard link z: z stays
+    image_id = docker_archive(tmp_path / "c.tar", layers, ["a", "b", "c"], tag="c:1")
+    load(engine, tmp_path / "c.tar")
+    a = analyze_image(engine.store, engine.image_store, engine.snapshots, image_id)
+    assert [(s.step, c.cause, c.bytes) for s in a.by_step for c in s.causes] == [
+        (1, "chmod", 10)]
+    assert (a.final_size, a.reclaimable_bytes, a.dive.size_bytes) == (50, 10, 60)
 
 
 def e(path: str, kind: str = "file", size: int = 0) -> Entry:
@@ -349,6 +362,9 @@ def test_cli_analyze_json_human_and_ci_exit_codes(engine, root, tmp_path) -> Non
     missing = cli(root, "image", "analyze", "waste:1", "--ci", "--ci-config",
                   str(tmp_path / "nope"))
     assert missing.returncode != 0 and b"nope" in missing.stderr
+    assert cli(root, "image", "analyze", "waste:1", "--ci-config", str(passing)).returncode \
+        == 125  # a usage error, as without --ci dive ignores the file
+    assert cli(root, "image", "analyze", "nosuch:1").returncode == 1
 
 
 def test_cli_layers(engine, root, tmp_path) -> None:
@@ -368,7 +384,7 @@ def test_cli_layers(engine, root, tmp_path) -> None:
                          "json").stdout)
     assert [d["created_by"] for d in top] == ["RUN echo root > /etc/passwd"]
     r = cli(root, "image", "layers", "waste:1", "--layer", "7")
-    assert r.returncode == 1 and b"out of range: the image has 7 layers" in r.stderr
+    assert r.returncode == 125 and b"out of range: the image has 7 layers" in r.stderr
 
 
 def test_analyze_of_a_generated_image_agrees_with_its_tar(engine, tmp_path) -> None:
