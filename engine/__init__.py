@@ -101,10 +101,12 @@ class Engine:
     @property
     def container_store(self):  # noqa: ANN201
         if self._containers is None:
+            from .network import driver_factory
             from .runtime.containers import Containers
 
             self._containers = Containers(self.store, self.snapshots, self.image_store,
-                                          self.volume_store, self.runtime)
+                                          self.volume_store, self.runtime,
+                                          network=driver_factory(self.store))
         return self._containers
 
     def runtime(self, name: str = ""):  # noqa: ANN201

@@ -210,6 +210,41 @@ class Networks:
             gone.append(net)
         return gone
 
+    def inspect(self, net: Network) -> dict:
+        """Docker's ``network inspect`` document."""
+        from ..images.config import format_created
+
+        containers = {}
+        for r in self.db.query(
+                "SELECT e.*, c.name FROM endpoints e JOIN containers c ON c.id = e.container_id "
+                "WHERE e.network_id = ? ORDER BY e.ip", (net.id,)):
+            containers[r["container_id"]] = {
+                "Name": r["name"], "EndpointID": r["id"], "MacAddress": r["mac"],
+                "IPv4Address": f"{r['ip']}/{net.prefixlen}", "IPv6Address": ""}
+        options = dict(net.options)
+        options.setdefault("com.docker.network.bridge.name", net.bridge)
+        if net.name == DEFAULT:
+            options.setdefault("com.docker.network.bridge.default_bridge", "true")
+            options.setdefault("com.docker.network.bridge.enable_ip_masquerade", "true")
+        return {
+            "Name": net.name, "Id": net.id, "Created": format_created(net.created),
+            "Scope": "local", "Driver": net.driver, "EnableIPv4": True, "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": None if net.name == DEFAULT else {},
+                     "Config": [{"Subnet": net.subnet, "Gateway": net.gateway}]},
+            "Internal": net.internal, "Attachable": False, "Ingress": False,
+            "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
+            "Options": options, "Labels": dict(net.labels)}
+
+    def inspect_predefined(self, name: str) -> dict:
+        return {
+            "Name": name, "Id": predefined_id(self.store.root, name),
+            "Created": "0001-01-01T00:00:00Z", "Scope": "local", "Driver": PREDEFINED[name],
+            "EnableIPv4": True, "EnableIPv6": False,
+            "IPAM": {"Driver": "default", "Options": None, "Config": None},
+            "Internal": False, "Attachable": False, "Ingress": False,
+            "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
+            "Options": {}, "Labels": {}}
+
     # -- a container's networks ---------------------------------------------
     def for_container(self, cid: str, mode: str,
                       aliases: list[str]) -> list[tuple[Network, list[str]]]:

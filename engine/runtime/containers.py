@@ -189,6 +189,7 @@ class Containers:
                     "log_max_size": parse_size(log["max-size"]) if log.get("max-size") else 0,
                     "log_max_file": int(log.get("max-file", 1)),
                     "on_exit": self.on_exit_hook(cid) if att else [],
+                    "ports": att.extra.get("proxy") if att else None,  # the monitor's proxy
                     "pythonpath": os.path.dirname(os.path.dirname(os.path.dirname(MONITOR)))}
             with open(os.path.join(bundle, "monitor.json"), "w") as f:
                 json.dump(conf, f)

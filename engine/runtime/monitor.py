@@ -42,6 +42,8 @@ import subprocess
 import sys
 import time
 
+from portproxy import PortProxy  # beside this file, which is on sys.path (see above)
+
 PR_SET_CHILD_SUBREAPER = 36
 MNT_DETACH = 2
 
@@ -119,6 +121,7 @@ class Monitor:
         self.pty: int | None = None
         self.pid = 0
         self.open_streams = 0
+        self.proxy = PortProxy(self.conf.get("ports"))  # published ports, for the whole run
 
     # -- database --------------------------------------------------------
     def update(self, **cols: object) -> None:
@@ -426,6 +429,7 @@ class Monitor:
                 if key.data[0] == "accept":
                     self.accept(srv)
         try:
+            self.proxy.start()
             self.start()
         except (RuntimeError, OSError) as e:
             self.update(state="exited", exit_code=_start_failure_code(str(e)), error=str(e),
@@ -473,6 +477,7 @@ class Monitor:
         rootfs = os.path.join(self.dir, "rootfs")
         libc = ctypes.CDLL(None, use_errno=True)
         libc.umount2(rootfs.encode(), MNT_DETACH)
+        self.proxy.close()  # before the hook releases the ports
         hook = self.conf.get("on_exit") or []
         if hook:  # release the network (the engine side owns pyroute2)
             subprocess.run(hook, capture_output=True, cwd="/",

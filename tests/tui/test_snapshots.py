@@ -26,7 +26,7 @@ class PinnedEngine:
 
     def info(self) -> dict:
         return {**self._real.info(), "DockyardRootDir": "/var/lib/dockyard",
-                "DiskFree": 50_000_000_000}
+                "DiskFree": 50_000_000_000, "Runtime": "runc"}
 
 
 @pytest.fixture
