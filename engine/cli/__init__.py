@@ -96,6 +96,7 @@ from . import (  # noqa: E402
     container,
     container_more,
     image,
+    network,
     registry,
     system,
     usage,
@@ -109,6 +110,7 @@ container.register(main)  # after image: its top-level `inspect` covers both
 container_more.register(main)  # after container: joins its `container` group
 volume.register(main)  # before usage, which adds `volume prune`
 system.register(main)
+network.register(main)  # after system and container: joins their groups
 usage.register(main)  # last: adds `prune` and `df` to the noun groups
 
 __all__ = ["main"]

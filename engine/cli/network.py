@@ -84,7 +84,7 @@ def _rows(show_trunc: bool) -> list[dict]:
 
     nets = _networks()
     rows = []
-    for n in nets.list():
+    for n in nets.all_networks():
         rows.append({"ID": n.id if show_trunc else n.id[:12], "Name": n.name,
                      "Driver": n.driver, "Scope": "local", "IPv6": "false",
                      "Internal": str(n.internal).lower(),

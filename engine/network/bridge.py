@@ -46,7 +46,7 @@ def bridge_down(net: Network, ipr=None) -> None:  # noqa: ANN001
             netlink.delete_link(ipr, net.bridge)
     else:
         netlink.delete_link(ipr, net.bridge)
-    firewall.remove(net.id)
+    firewall.remove(net.id, net.bridge, net.subnet, net.internal)
 
 
 class BridgeDriver:
@@ -145,7 +145,7 @@ class BridgeDriver:
         c.execute("INSERT INTO endpoints (network_id, container_id, id, ifname, veth, ip, mac, "
                   "aliases) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                   (net.id, cid, eid, ifname, ep["veth"], ip, ep["mac"], json.dumps(aliases)))
-        emit(c, "network", "connect", net.id, container=cid, name=net.name, type="bridge")
+        emit(c, "network", "connect", net.id, container=cid, name=net.name)
         return ep
 
     def _bridge_up(self, ipr, net: Network) -> Network:  # noqa: ANN001
@@ -247,8 +247,7 @@ class BridgeDriver:
             with self.db.write() as c:
                 c.execute("DELETE FROM sandboxes WHERE container_id = ?", (cid,))
                 for e in eps:
-                    emit(c, "network", "disconnect", e["network_id"], container=cid,
-                         type="bridge")
+                    emit(c, "network", "disconnect", e["network_id"], container=cid)
             self._settle(ipr, affected)
 
     def _settle(self, ipr, network_ids: list[str]) -> None:  # noqa: ANN001
@@ -319,7 +318,7 @@ class BridgeDriver:
         with self.db.write() as c:
             c.execute("DELETE FROM endpoints WHERE container_id = ? AND network_id = ?",
                       (cid, net.id))
-            emit(c, "network", "disconnect", net.id, container=cid, type="bridge")
+            emit(c, "network", "disconnect", net.id, container=cid)
         self._settle(ipr, [net.id])
 
     def disconnect(self, network_ref: str, container_ref: str) -> None:

@@ -40,7 +40,7 @@ def hosts(own: Sequence[tuple[str, str]], peers: Iterable[tuple[str, Sequence[st
 
 
 def _local(ns: str) -> bool:
-    return ns.startswith("127.") or ns == "::1" or ns.startswith("fe80:")
+    return ns.startswith(("127.", "fe80:")) or ns == "::1"
 
 
 def resolv_conf(host_path: str = "/etc/resolv.conf") -> str:

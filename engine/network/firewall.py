@@ -74,13 +74,23 @@ def ours(network_id: str = "") -> dict[str, list[str]]:
 
 
 def add(network_id: str, bridge: str, subnet: str, internal: bool) -> None:
-    remove(network_id)  # a crash may have left this network's rules behind
+    # rules a crash left behind are not looked for here: remove() takes every
+    # rule with this network's tag, duplicates included
     _restore(rules(network_id, bridge, subnet, internal))
     if not internal:
         enable_forwarding()
 
 
-def remove(network_id: str) -> None:
+def remove(network_id: str, bridge: str = "", subnet: str = "", internal: bool = False) -> None:
+    """Delete the network's rules: the ones ``add`` made in one exec when they are
+    known, then (or else) whatever ``iptables-save`` still shows with our tag."""
+    if bridge and subnet:
+        made = rules(network_id, bridge, subnet, internal)
+        try:
+            _restore({t: ["-D" + r[2:] for r in lines] for t, lines in made.items()})
+            return
+        except Unavailable:
+            pass  # some are missing (or changed): fall back to the search
     found = ours(network_id)
     _restore({t: ["-D" + r[2:] for r in lines] for t, lines in found.items()})
 

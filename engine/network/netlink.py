@@ -43,11 +43,16 @@ def _iproute_class() -> Any:
         spec = importlib.util.find_spec("pyroute2")
         if spec is not None and spec.loader is not None and spec.submodule_search_locations:
             pkg = importlib.util.module_from_spec(spec)
+            pkg_dir = list(spec.submodule_search_locations)[0]
             state = {"loaded": False}
 
             def __getattr__(name: str) -> Any:  # noqa: N807 - PEP 562 hook
                 if state["loaded"] or name.startswith("__"):
                     raise AttributeError(name)
+                base = os.path.join(pkg_dir, name)
+                if os.path.exists(base + ".py") or os.path.isdir(base):
+                    # `from pyroute2 import config` inside pyroute2 asks for a submodule
+                    return importlib.import_module(f"pyroute2.{name}")
                 state["loaded"] = True
                 assert spec.loader is not None
                 spec.loader.exec_module(pkg)

@@ -105,7 +105,7 @@ class Networks:
             raise NotFound(f"network {network_id} not found")
         return _net(row)
 
-    def list(self) -> list[Network]:
+    def all_networks(self) -> list[Network]:
         self.default()
         return [_net(r) for r in self.db.query("SELECT * FROM networks ORDER BY name")]
 
@@ -164,7 +164,7 @@ class Networks:
                           (nid, name, bridge, str(net), gw, int(not subnet), int(internal),
                            time.time(), json.dumps(labels), json.dumps(options)))
                 if event:
-                    emit(c, "network", "create", nid, name=name, type="bridge")
+                    emit(c, "network", "create", nid, name=name)
         return self.by_id(nid)
 
     def move_subnet(self, net: Network, taken: list[str]) -> Network:
@@ -191,7 +191,7 @@ class Networks:
                                "has active endpoints")
             with self.db.write() as c:
                 c.execute("DELETE FROM networks WHERE id = ?", (net.id,))
-                emit(c, "network", "destroy", net.id, name=net.name, type="bridge")
+                emit(c, "network", "destroy", net.id, name=net.name)
             from .bridge import bridge_down
 
             bridge_down(net)  # a crash may have left it up
@@ -199,7 +199,7 @@ class Networks:
 
     def prune(self, *, dry_run: bool = False) -> list[Network]:
         gone = []
-        for net in self.list():
+        for net in self.all_networks():
             if net.name == DEFAULT or self.endpoint_count(net.id):
                 continue
             if not dry_run:
@@ -254,7 +254,7 @@ class Networks:
         if mode not in PREDEFINED and not mode.startswith("container:"):
             primary = self.get(mode)
             if primary.id not in off:
-                extra = next((json.loads(r["aliases"]) for r in rows
+                extra: list[str] = next((json.loads(r["aliases"]) for r in rows
                               if r["network_id"] == primary.id and r["connected"]), [])
                 out.append((primary, list(dict.fromkeys([*aliases, *extra]))))
         for r in rows:

@@ -179,6 +179,12 @@ def _parse(entry: str) -> tuple[str, int, int, str]:
     return ip, int(public), int(port), proto
 
 
+def parse_entry(entry: str) -> PortMapping:
+    """The PortMapping a ``str(PortMapping)`` came from (network.json keeps strings)."""
+    ip, public, private, proto = _parse(entry)
+    return PortMapping(ip, public, private, proto)
+
+
 def display(entries: Iterable[str]) -> str:
     """docker/cli's ``DisplayablePorts``: the PORTS column, consecutive ports grouped."""
     ports = sorted((_parse(e) for e in entries), key=lambda p: (p[2], p[0], p[1], p[3]))

@@ -24,6 +24,7 @@ class LayerInfo:
     comment: str
     empty_layer: bool
     shared_by: tuple[str, ...]  # IDs of *other* images whose stack contains this layer
+    containers: tuple[str, ...] = ()  # IDs of containers whose root includes this layer
 
 
 from .layers import image_layers  # noqa: E402

@@ -33,6 +33,14 @@ def image_layers(store: Store, images: ImageStore, image_id: str) -> list[LayerI
             continue
         for ch in stack:
             users.setdefault(ch, []).append(other)
+    ctr_users: dict[str, list[str]] = {}
+    try:
+        rows = store.db.query("SELECT id, image_id FROM containers")
+    except Exception:  # noqa: BLE001 - no containers table before schema 2
+        rows = []
+    for r in rows:
+        for ch in stacks.get(r["image_id"], ()):
+            ctr_users.setdefault(ch, []).append(r["id"])
     history = cfg.history or [{} for _ in cfg.diff_ids]
     out: list[LayerInfo] = []
     layer = 0
@@ -47,5 +55,6 @@ def image_layers(store: Store, images: ImageStore, image_id: str) -> list[LayerI
             index=i, chain_id=chain, diff_id=diff, size=sizes.get(chain, 0),
             created=max(0.0, parse_rfc3339(created)) if isinstance(created, str) else 0.0,
             created_by=h.get("created_by", ""), comment=h.get("comment", ""),
-            empty_layer=empty, shared_by=tuple(sorted(users.get(chain, ()))) if chain else ()))
+            empty_layer=empty, shared_by=tuple(sorted(users.get(chain, ()))) if chain else (),
+            containers=tuple(sorted(ctr_users.get(chain, ()))) if chain else ()))
     return out

@@ -137,3 +137,20 @@ def test_leases_protect_in_flight_content(store) -> None:
         prune_images(eng, all_images=True)
     finally:
         eng.close()
+
+
+def test_layer_sharing_names_images_and_containers(store) -> None:
+    from engine import Engine
+
+    eng = Engine(str(store))
+    try:
+        base = eng.image_layers("x:1")[0]
+        others = {eng.resolve_image(r) for r in ("y:1", "z:1")}
+        assert others <= set(base.shared_by)  # the base layer, shared three ways
+        assert eng.image_layers("x:1")[1].shared_by == ()  # the app layer is x's own
+        (musl,) = [layer for layer in eng.image_layers("busybox:1.37.0-musl")
+                   if not layer.empty_layer]
+        stopped = eng.resolve_container("stopped")
+        assert musl.containers == (stopped,)
+    finally:
+        eng.close()
