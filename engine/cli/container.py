@@ -45,7 +45,7 @@ def create_options(f):  # noqa: ANN001, ANN201
         click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
         click.option("--restart", default="no", help="Restart policy"),
         click.option("--rm", "auto_remove", is_flag=True, help="Remove the container on exit"),
-        click.option("--network", "--net", default="none", help="Connect to a network"),
+        click.option("--network", "--net", default="bridge", help="Connect to a network"),
         click.option("--privileged", is_flag=True, help="Give extended privileges"),
         click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
         click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),

@@ -26,7 +26,17 @@ import time
 from ..errors import Conflict, InvalidArgument, NotFound, StartFailed
 from ..store import Store
 from ..store.events import emit
-from . import Attachment, AttachRequest, PortMapping, etcfiles, firewall, ipam, netlink, ports
+from . import (
+    Attachment,
+    AttachRequest,
+    PortMapping,
+    etcfiles,
+    firewall,
+    ipam,
+    netlink,
+    ports,
+    reaper,
+)
 from .hostsync import HostsSync
 from .lock import network_lock
 from .networks import DEFAULT, Network, Networks
@@ -50,7 +60,8 @@ def bridge_down(net: Network, ipr=None) -> None:  # noqa: ANN001
 
 
 class BridgeDriver:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, linger: bool = True) -> None:
+        self.linger = linger  # idle bridges go down a little later (see reaper.py)
         self.store = store
         self.db = store.db
         self.nets = Networks(store)
@@ -260,6 +271,8 @@ class BridgeDriver:
                 continue
             if self.nets.endpoint_count(nid):
                 busy.append(nid)
+            elif self.linger:
+                reaper.spawn(self.store.root, net.id, net.bridge, net.subnet, net.internal)
             else:
                 bridge_down(net, ipr)
         self.hosts.refresh([n for n in busy if self.nets.by_id(n).name != DEFAULT])

@@ -74,8 +74,8 @@ def ours(network_id: str = "") -> dict[str, list[str]]:
 
 
 def add(network_id: str, bridge: str, subnet: str, internal: bool) -> None:
-    # rules a crash left behind are not looked for here: remove() takes every
-    # rule with this network's tag, duplicates included
+    left = ours(network_id)  # by a crash: gone first, so remove() meets one copy each
+    _restore({t: ["-D" + r[2:] for r in lines] for t, lines in left.items()})
     _restore(rules(network_id, bridge, subnet, internal))
     if not internal:
         enable_forwarding()

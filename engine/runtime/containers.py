@@ -188,7 +188,9 @@ class Containers:
                     "cgroup_path": spec["linux"]["cgroupsPath"],
                     "log_max_size": parse_size(log["max-size"]) if log.get("max-size") else 0,
                     "log_max_file": int(log.get("max-file", 1)),
-                    "on_exit": self.on_exit_hook(cid) if att else [],
+                    # an auto-removed container's network goes with its `rm`: no hook
+                    "on_exit": self.on_exit_hook(cid) if att and not host.get("AutoRemove")
+                    else [],
                     "ports": att.extra.get("proxy") if att else None,  # the monitor's proxy
                     "pythonpath": os.path.dirname(os.path.dirname(os.path.dirname(MONITOR)))}
             with open(os.path.join(bundle, "monitor.json"), "w") as f:

@@ -33,7 +33,7 @@ class CreateOptions:
     interactive: bool = False
     restart: str = "no"
     auto_remove: bool = False
-    network: str = "none"
+    network: str = "bridge"
     privileged: bool = False
     cap_add: Sequence[str] = ()
     cap_drop: Sequence[str] = ()

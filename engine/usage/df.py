@@ -148,7 +148,7 @@ def disk_usage(engine) -> DiskUsage:  # noqa: ANN001 - the Engine facade
     blob_reclaim = sum(engine.store.blobs.size(d) for d in engine.store.blobs.digests()
                        if d not in live_blobs)
     cache_total = 0
-    root_total = fp.footprint(engine.root).apparent
+    root_total = _root_total(engine, dirs, vol_total, blobs)
     known = layers_total + writable_total + vol_total + logs_total + blobs + cache_total
     running = sum(1 for c in containers if c.state in ("running", "paused", "restarting"))
     du.categories = [
@@ -172,3 +172,27 @@ def _log_files(d: str) -> list[str]:
         return [f for f in os.listdir(d) if f.startswith("container.log")]
     except FileNotFoundError:
         return []
+
+
+def _root_total(engine, layer_dirs: dict[str, str], vol_total: int,  # noqa: ANN001
+                blobs: int) -> int:
+    """``du -sb`` of the root without walking twice what was just measured:
+    committed layers (cached), volumes and blobs are reused; the rest
+    (container snapshots, containers/, tmp/, the database) is walked."""
+    root = engine.root
+    total = os.lstat(root).st_size
+    measured = set(layer_dirs.values())
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if name == "blobs":
+            total += blobs
+        elif name == "volumes":
+            total += os.lstat(path).st_size + vol_total
+        elif name == "snapshots":
+            total += os.lstat(path).st_size
+            for snap in os.listdir(path):
+                d = os.path.join(path, snap)
+                total += (fp.cached(d) if d in measured else fp.footprint(d)).apparent
+        else:
+            total += fp.footprint(path).apparent
+    return total

@@ -1,0 +1,85 @@
+"""Takes an idle network's bridge down shortly after its last endpoint left.
+
+Deleting a Linux bridge costs ~50 ms of kernel time (an RCU grace period)
+and its iptables rules another exec; creating them again on the next
+``run`` costs more.  So the last ``detach`` does not delete them itself: it
+starts this small detached process, which waits :data:`LINGER` seconds and
+then, under the network lock, removes the bridge and its rules if the
+network still has no endpoints.  A burst of short containers keeps one
+bridge; an idle host keeps none, whatever happens to the state root (a
+test's temporary root may be gone by then: everything needed is in argv).
+
+    python -m engine.network.reaper ROOT NETWORK_ID BRIDGE SUBNET INTERNAL
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+LINGER = 2.0
+REAP_DIR = "/run/dockyard/reap"
+
+
+def spawn(root: str, network_id: str, bridge: str, subnet: str, internal: bool) -> None:
+    pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": pkg_root}
+    subprocess.Popen([sys.executable, "-m", "engine.network.reaper", root, network_id, bridge,
+                      subnet, "1" if internal else "0"],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True,
+                     cwd="/", env=env)
+
+
+def idle(root: str, network_id: str) -> bool:
+    """No endpoints on the network (or no root/row left to have any)."""
+    path = os.path.join(root, "dockyard.db")
+    if not os.path.exists(path):
+        return True
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute("SELECT COUNT(*) FROM endpoints WHERE network_id = ?",
+                               (network_id,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False  # unsure: keep the bridge, the next detach tries again
+    return not row or row[0] == 0
+
+
+def reap(root: str, network_id: str, bridge: str, subnet: str, internal: bool) -> None:
+    from . import firewall, netlink
+    from .lock import network_lock
+
+    with network_lock():
+        if not idle(root, network_id):
+            return
+        with netlink.session() as ipr:
+            netlink.delete_link(ipr, bridge)
+        firewall.remove(network_id, bridge, subnet, internal)
+
+
+def main(argv: list[str]) -> None:
+    root, network_id, bridge, subnet, internal = argv[1:6]
+    os.makedirs(REAP_DIR, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(REAP_DIR, network_id[:12]), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # a reaper for this network is already waiting; it will look again
+    time.sleep(LINGER)
+    reap(root, network_id, bridge, subnet, internal == "1")
+    os.close(fd)
+    try:
+        os.unlink(os.path.join(REAP_DIR, network_id[:12]))
+    except FileNotFoundError:
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv)
