@@ -67,7 +67,8 @@ class GoBoolCommand(click.Command):
 @click.command("exec", context_settings={"allow_interspersed_args": False})
 @click.option("-d", "--detach", is_flag=True, help="Detached mode: run command in the "
               "background")
-@click.option("--detach-keys", default="", help="Override the key sequence for detaching")
+@click.option("--detach-keys", default="", help="Accepted for Docker compatibility; an exec "
+              "cannot be detached from (the runtime relays its terminal)")
 @click.option("-e", "--env", multiple=True, help="Set environment variables")
 @click.option("--env-file", multiple=True, help="Read in a file of environment variables")
 @click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached")
@@ -94,10 +95,25 @@ def exec_cmd(container, command, detach, detach_keys, env, env_file, interactive
             envs.append(f"{e}={os.environ[e]}")
     eng = _engine()
     cid = _daemon(lambda: eng.resolve_container(container))
+    saved = None
+    if tty and interactive and not detach and sys.stdin.isatty():
+        # raw before the runtime starts (it sets raw mode too, but later): no
+        # keystroke typed meanwhile is echoed or cooked by our terminal
+        import termios
+        import tty as ttymod
+
+        saved = termios.tcgetattr(sys.stdin.fileno())
+        ttymod.setraw(sys.stdin.fileno(), termios.TCSANOW)
     try:
-        code = eng.exec(str(cid), list(command), interactive=interactive, tty=tty,
-                        detach=detach, env=envs, workdir=workdir, user=user,
-                        privileged=privileged)
+        try:
+            code = eng.exec(str(cid), list(command), interactive=interactive, tty=tty,
+                            detach=detach, env=envs, workdir=workdir, user=user,
+                            privileged=privileged)
+        finally:
+            if saved is not None:  # restored before any error is printed
+                import termios
+
+                termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
     except StartFailed as e:  # the runtime could not start the process: 126/127
         click.echo(str(e), err=True)
         sys.exit(e.exit_code)

@@ -50,7 +50,7 @@ def pump(client: AttachClient, *, stdin: bool, tty: bool,
         import tty as ttymod
 
         old = termios.tcgetattr(sys.stdin.fileno())
-        ttymod.setraw(sys.stdin.fileno())
+        ttymod.setraw(sys.stdin.fileno(), termios.TCSANOW)  # keep type-ahead
         _send_size(client)
         signal.signal(signal.SIGWINCH, lambda *_: _send_size(client))
     feeder = None

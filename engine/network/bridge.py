@@ -114,6 +114,11 @@ class BridgeDriver:
                     netlink.add_veth(ipr, ep["veth"], net.bridge, path, ep["ifname"], ep["mac"])
                     gateway = net.gateway if i == 0 and not net.internal else None
                     netlink.configure_inside(ns, ep["ifname"], ep["ip"], net.prefixlen, gateway)
+            v4 = [(p.host_ip, p.host_port, p.protocol, p.container_port) for p in published
+                  if ":" not in p.host_ip]
+            if v4 and eps and not eps[0][0].internal:  # the kernel's fast path (firewall.py)
+                net, ep = eps[0]
+                firewall.add_ports(net.id, req.cid, net.bridge, ep["ip"], v4)
         self.hosts.refresh([n.id for n, _ in nets if n.user_defined], skip=req.cid)
         ip = eps[0][1]["ip"] if eps else ""
         unpublished = {(int(p), (t or "tcp")) for p, _, t in (e.partition("/")
@@ -251,6 +256,8 @@ class BridgeDriver:
                 with self.db.write() as c:
                     c.execute("DELETE FROM sandboxes WHERE container_id = ?", (cid,))
             return
+        if self.db.one("SELECT 1 FROM port_bindings WHERE container_id = ?", (cid,)):
+            firewall.remove_ports(cid)
         with netlink.session() as ipr:
             for e in eps:  # explicitly: a joined container may keep the netns alive
                 netlink.delete_link(ipr, e["veth"])
@@ -319,8 +326,10 @@ class BridgeDriver:
                 with self.db.write() as c:
                     ep = self._new_endpoint(c, cid, net, ifname, aliases, secrets.token_hex(32))
                 netlink.add_veth(ipr, ep["veth"], net.bridge, netns, ifname, ep["mac"])
+                # the first network of a container that has none gives it its default route
+                gateway = None if names or net.internal else net.gateway
                 with netlink.session(netns) as ns:
-                    netlink.configure_inside(ns, ifname, ep["ip"], net.prefixlen, None)
+                    netlink.configure_inside(ns, ifname, ep["ip"], net.prefixlen, gateway)
             except BaseException:
                 self._unplug(ipr, cid, net)
                 raise

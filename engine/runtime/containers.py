@@ -260,7 +260,10 @@ class Containers:
         driver = self.network()
         if driver is not None:
             driver.detach(cid)
-        os.unlink(path)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:  # the monitor's release hook got there first
+            pass
 
     def on_exit_hook(self, cid: str) -> list[str]:
         """What the monitor runs after the final exit: release the network."""

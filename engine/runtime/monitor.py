@@ -343,7 +343,14 @@ class Monitor:
                 code = os.waitstatus_to_exitcode(st)
                 status = 128 - code if code < 0 else code  # killed by N → 128+N
         if status is None and self.pid and not _alive(self.pid):
-            status = 137  # gone without us seeing it: treat as killed
+            # it exited between our waitpid and this check: it is a zombie
+            # child of ours now, so a blocking wait returns its real status
+            try:
+                _, st = os.waitpid(self.pid, 0)
+                code = os.waitstatus_to_exitcode(st)
+                status = 128 - code if code < 0 else code
+            except ChildProcessError:
+                status = 137  # not ours to reap: gone without a status
         return status
 
     def run_once(self, srv: socket.socket, wake_r: int) -> int:

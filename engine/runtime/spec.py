@@ -29,6 +29,32 @@ ALL_CAPS = DEFAULT_CAPS + (
     "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
     "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 )
+CAP_NUMBERS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2,
+               "CAP_FOWNER": 3, "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6,
+               "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_LINUX_IMMUTABLE": 9,
+               "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11, "CAP_NET_ADMIN": 12,
+               "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
+               "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18,
+               "CAP_SYS_PTRACE": 19, "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21,
+               "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23, "CAP_SYS_RESOURCE": 24,
+               "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27, "CAP_LEASE": 28,
+               "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
+               "CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34,
+               "CAP_WAKE_ALARM": 35, "CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37,
+               "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40}
+
+
+def host_caps() -> list[str]:
+    """ALL_CAPS within our own bounding set: the runtime cannot grant more
+    (here, for one, CAP_SYS_RESOURCE is not ours), so --privileged gets these."""
+    try:
+        with open("/proc/self/status") as f:
+            bnd = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    except (OSError, StopIteration, ValueError):
+        return list(ALL_CAPS)
+    return [c for c in ALL_CAPS if bnd >> CAP_NUMBERS.get(c, 0) & 1]
+
+
 MASKED = ("/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
           "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
           "/sys/firmware", "/sys/devices/virtual/powercap")
@@ -88,7 +114,7 @@ def normalize_cap(cap: str) -> str:
 
 def capabilities(s: SpecInput) -> list[str]:
     if s.privileged:
-        return list(ALL_CAPS)
+        return host_caps()
     caps = list(DEFAULT_CAPS)
     drops = [normalize_cap(c) for c in s.cap_drop]
     adds = [normalize_cap(c) for c in s.cap_add]
@@ -96,7 +122,7 @@ def capabilities(s: SpecInput) -> list[str]:
         caps = []
     caps = [c for c in caps if c not in drops]
     if "CAP_ALL" in adds:
-        return [c for c in ALL_CAPS if c not in drops]
+        return [c for c in host_caps() if c not in drops]
     caps += [c for c in adds if c not in caps]
     return caps
 

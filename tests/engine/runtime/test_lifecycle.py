@@ -329,3 +329,18 @@ def test_rmi_refuses_an_image_a_container_uses(croot) -> None:
     image_id = dockyard(croot, "images", "-q", "--no-trunc").stdout.decode().strip()
     out = dockyard(croot, "rmi", image_id).stdout.decode()
     assert f"Deleted: {image_id}" in out
+
+
+def test_privileged_and_capabilities(croot) -> None:
+    mount = "mkdir -p /x && mount -t tmpfs t /x && echo mounted"
+    r = dockyard(croot, "run", "--rm", IMAGE, "sh", "-c", mount, check=False)
+    assert r.returncode != 0  # no CAP_SYS_ADMIN by default
+    r = dockyard(croot, "run", "--rm", "--privileged", IMAGE, "sh", "-c", mount)
+    assert r.stdout == b"mounted\n"
+    r = dockyard(croot, "run", "--rm", "--cap-add", "SYS_ADMIN", IMAGE, "sh", "-c",
+                 "grep CapEff /proc/self/status")
+    r2 = dockyard(croot, "run", "--rm", IMAGE, "sh", "-c", "grep CapEff /proc/self/status")
+    assert r.stdout != r2.stdout
+    r = dockyard(croot, "run", "--rm", "--cap-drop", "CHOWN", IMAGE, "chown", "1", "/tmp",
+                 check=False)
+    assert r.returncode == 1

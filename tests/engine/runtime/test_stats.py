@@ -45,7 +45,8 @@ def test_top_shows_the_container_processes(croot) -> None:
 
 
 def test_stats_no_stream(croot) -> None:
-    cid = dockyard(croot, "run", "-d", "--name", "busy", "--memory", "64m", IMAGE, "sh", "-c",
+    cid = dockyard(croot, "run", "-d", "--name", "busy", "--network", "none", "--memory", "64m",
+                   IMAGE, "sh", "-c",
                    "sleep 1000 & sleep 1000 & while true; do :; done").stdout.decode().strip()
     out = dockyard(croot, "stats", "--no-stream").stdout.decode().splitlines()
     assert re.split(r"\s{2,}", out[0]) == ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT",
