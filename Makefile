@@ -5,6 +5,7 @@ PY       ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 ROOT     ?= /var/lib/dockyard
+PYTEST_ARGS ?= -n 2
 APT_RUN  := crun runc busybox-static zstd python3-venv
 APT_TEST := skopeo umoci docker-registry tmux apache2-utils
 

@@ -226,10 +226,10 @@ def copy_source(rootfs: str, tree: Tree, src: str, dest: str, opts: CopyOptions)
                         copier.finish_dir(fd, dst)
                     os.close(fd)
                 full = tree.full(f"{src}/{sub}" if src else sub)
-                fd = copier.entry(stack[-1][1], name, full, est)
+                child = copier.entry(stack[-1][1], name, full, est)
                 count += 1
-                if fd is not None:
-                    stack.append((sub, fd, est))
+                if child is not None:
+                    stack.append((sub, child, est))
             while stack:
                 _, fd, dst = stack.pop()
                 if dst is not None:

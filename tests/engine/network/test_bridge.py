@@ -19,7 +19,8 @@ from tests.engine.runtime.conftest import IMAGE
 
 # nc until the server's `nc -l` loop is listening again (it serves one client at a time)
 NC = "try() { for i in $(seq 50); do nc $1 $2 2>/dev/null && return; sleep 0.1; done; }; "
-HTTPD = "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
+HTTPD = ("mkdir -p /www && echo hello from $(hostname) > /www/index.html && "
+         "exec httpd -f -p 80 -h /www")
 
 
 def run_d(root, *args: str) -> str:
