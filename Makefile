@@ -6,7 +6,7 @@ VENV     := .venv
 BIN      := $(VENV)/bin
 ROOT     ?= /var/lib/dockyard
 PYTEST_ARGS ?= -n 2
-APT_RUN  := crun runc busybox-static zstd python3-venv
+APT_RUN  := crun runc busybox-static zstd python3-venv iptables
 APT_TEST := skopeo umoci docker-registry tmux apache2-utils
 
 .PHONY: run test setup apt-run apt-test venv lint bench clean

@@ -139,9 +139,13 @@ from engine.build.dockerignore import (  # noqa: E402
     read_patterns,
     walk_context,
 )
+from engine.build.events import BuildError, BuildEvent, BuildOptions  # noqa: E402
 from engine.build.shell import Expansion, Lex, process_word, process_words  # noqa: E402
 
 __all__ = [
+    "BuildError",
+    "BuildEvent",
+    "BuildOptions",
     "Dockerfile",
     "DockerfileError",
     "Expansion",

@@ -234,28 +234,28 @@ class Tree:
         return out
 
     def entries(self, rel: str) -> Iterator[tuple[str, os.stat_result]]:
-        """``(path below rel, lstat)`` for rel's tree, parents first (rel itself as "")."""
+        """``(path below rel, lstat)`` for rel's tree in depth-first pre-order (rel as "")."""
         st = self.lstat(rel)
         if st is None:
             return
         yield "", st
         if not stat.S_ISDIR(st.st_mode):
             return
-        stack = [(rel, "")]
+        stack: list[tuple[str, str, Iterator[str]]] = [(rel, "", iter(self.children(rel)))]
         while stack:
-            base, sub = stack.pop()
-            names = self.children(base)
-            dirs = []
-            for name in names:
-                path = f"{base}/{name}" if base else name
-                cst = self.lstat(path)
-                if cst is None:
-                    continue
-                relname = f"{sub}/{name}" if sub else name
-                yield relname, cst
-                if stat.S_ISDIR(cst.st_mode):
-                    dirs.append((path, relname))
-            stack.extend(reversed(dirs))
+            base, sub, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                stack.pop()
+                continue
+            path = f"{base}/{name}" if base else name
+            cst = self.lstat(path)
+            if cst is None:
+                continue
+            relname = f"{sub}/{name}" if sub else name
+            yield relname, cst
+            if stat.S_ISDIR(cst.st_mode):
+                stack.append((path, relname, iter(self.children(path))))
 
     # -- the cache key's view ------------------------------------------------
     def checksum(self, paths: list[str]) -> str:

@@ -214,8 +214,11 @@ def copy_source(rootfs: str, tree: Tree, src: str, dest: str, opts: CopyOptions)
         if stat.S_ISDIR(st.st_mode):
             existed = d.is_dir(dest)
             top = d.open_dir(d.parts(dest))
+            # a created destination takes the source directory's metadata, except for the
+            # context root itself, whose mode is the host's business (a 0700 tmp dir)
+            keep = existed or (src == "" and not tree.owners)
             stack: list[tuple[str, int, os.stat_result | None]] = [
-                ("", top, None if existed else st)]
+                ("", top, None if keep else st)]
             for sub, est in tree.entries(src):
                 if sub == "":
                     continue

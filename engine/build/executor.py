@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -34,15 +33,17 @@ from engine.build import DockerfileError, parse
 from engine.build.cache import BuildCache, cache_key
 from engine.build.context import HashCache, Tree
 from engine.build.dockerignore import ignore_file_for, read_patterns
-from engine.build.events import BuildError, BuildEvent, BuildOptions, EventKind, source_excerpt
+from engine.build.events import BuildError, BuildEvent, BuildOptions, source_excerpt
 from engine.build.instructions import Command, Stage, check_command, parse_stages
 from engine.build.layer import mount_chain
+from engine.build.plan import Plan
 from engine.build.stage import StageState, image_json
 from engine.build.steps import copy_step, run_cmd, workdir_step
-from engine.errors import Cancelled, EngineError, InvalidReference, NotFound
+from engine.build.vertices import Progress
+from engine.errors import Cancelled, EngineError, InvalidArgument, InvalidReference, NotFound
 from engine.humanize import size_text
 from engine.images.config import chain_ids, parse_rfc3339
-from engine.images.reference import default_platform
+from engine.images.reference import default_platform, parse_platform
 from engine.images.reference import parse as parse_ref
 from engine.images.unpack import NewImage, layer_size, record_image
 from engine.store import Lease
@@ -50,34 +51,6 @@ from engine.store import Lease
 __all__ = ["Builder", "build"]
 
 LAYER_STEPS = ("run", "copy", "add", "workdir")
-
-
-class Progress:
-    """Vertex numbering and timing, BuildKit-style (``#N``)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.names: dict[int, str] = {}
-        self.started: dict[int, float] = {}
-        self.logs: dict[int, deque[str]] = {}
-        self.open: list[int] = []
-
-    def start(self, name: str) -> int:
-        self.count += 1
-        n = self.count
-        self.names[n], self.started[n] = name, time.monotonic()
-        self.logs[n] = deque(maxlen=10)
-        self.open.append(n)
-        return n
-
-    def event(self, kind: EventKind, n: int, *, text: str = "", stream: int = 0,
-              image_id: str = "") -> BuildEvent:
-        elapsed = time.monotonic() - self.started.get(n, time.monotonic())
-        if kind == "log":
-            self.logs[n].append(f"{elapsed:.3f} {text}")
-        if kind in ("done", "cached", "error") and n in self.open:
-            self.open.remove(n)
-        return BuildEvent(kind, n, self.names.get(n, ""), text, elapsed, stream, image_id)
 
 
 def build(engine, opts: BuildOptions) -> Iterator[BuildEvent]:  # noqa: ANN001
@@ -101,6 +74,7 @@ class Builder:
         self.context_ref = ""
         self.results: dict[int, StageState] = {}
         self.stages: list[Stage] = []
+        self.plan = Plan(opts, [], "\\")
         self.bases: dict[int, tuple[str, str, str]] = {}  # stage → (kind, id, shown name)
         self.external: dict[str, tuple[str, str]] = {}  # --from image → (id, shown name)
         self.meta: dict[str, str] = {}
@@ -155,9 +129,11 @@ class Builder:
         df = parse(self.source, file=self.file)
         self.escape = df.escape
         meta_cmds, self.stages = parse_stages(df)
-        self._meta_args(meta_cmds)
-        target = self._target()
-        needed = self._reachable(target)
+        self.plan = Plan(self.opts, self.stages, df.escape)
+        self.plan.meta_args(meta_cmds)
+        self.meta = self.plan.meta
+        target = self.plan.target()
+        needed = self.plan.reachable(target)
         yield from self._resolve_bases(needed)
         yield from self._load_ignore()
         for stage in self.stages:
@@ -189,112 +165,32 @@ class Builder:
             raise BuildError("the Dockerfile cannot be empty")
         yield self.progress.event("done", n)
 
-    def _meta_args(self, meta_cmds: list[Command]) -> None:
-        """Global ARGs (before the first FROM) plus the platform ARGs BuildKit predefines."""
-        plat = default_platform()
-        defaults = {"BUILDPLATFORM": str(plat), "BUILDOS": plat.os, "BUILDARCH": plat.architecture,
-                    "BUILDVARIANT": plat.variant, "TARGETPLATFORM": str(plat),
-                    "TARGETOS": plat.os, "TARGETARCH": plat.architecture,
-                    "TARGETVARIANT": plat.variant, "TARGETSTAGE": self.opts.target}
-        args = self.opts.build_args
-        self.meta = {k: args.get(k, v) for k, v in defaults.items()}
-        scratch = StageState(name="", escape=self.escape)
-        for cmd in meta_cmds:
-            for word in cmd.args:
-                key, eq, default = word.partition("=")
-                if key in args:
-                    self.meta[key] = args[key]
-                elif eq:
-                    scratch.env = dict(self.meta)
-                    self.meta[key] = scratch.expand(default, cmd)
-
-    def _expand_meta(self, word: str, stage: Stage) -> str:
-        st = StageState(name="", escape=self.escape, env=dict(self.meta))
-        return st.expand(word, Command(stage.inst))
-
-    def _target(self) -> Stage:
-        names = {}
-        for stage in self.stages:
-            base = self._expand_meta(stage.base, stage)
-            if not base:
-                raise BuildError(f"base name ({stage.base}) should not be blank",
-                                 line=stage.inst.line)
-            stage.base = base
-            if stage.name:
-                if stage.name in names:
-                    raise BuildError(f'duplicate stage name "{stage.name}"', line=stage.inst.line)
-                names[stage.name] = stage
-        if not self.opts.target:
-            return self.stages[-1]
-        found = names.get(self.opts.target.lower())
-        if found is None:
-            raise BuildError(f'target stage "{self.opts.target}" could not be found')
-        return found
-
-    def stage_named(self, name: str, before: int) -> Stage | None:
-        """The stage ``name`` (or index) refers to, if it is an earlier stage."""
-        if name.isdigit():
-            i = int(name)
-            if i >= len(self.stages):
-                raise BuildError(f"invalid stage index {i}")
-            return self.stages[i]
-        for stage in self.stages[:before]:
-            if stage.name == name.lower():
-                return stage
-        return None
-
-    def _sources(self, stage: Stage, cmds: list[Command]) -> list[str]:
-        out = []
-        for cmd in cmds:
-            if cmd.keyword == "copy" and cmd.flag("from"):
-                out.append(cmd.flag("from"))
-            for spec in cmd.multi.get("mount", []):
-                for part in spec.split(","):
-                    k, _, v = part.partition("=")
-                    if k.strip().lower() == "from" and v:
-                        out.append(v)
-        return out
-
-    def _reachable(self, target: Stage) -> set[int]:
-        needed: set[int] = set()
-        todo = [target]
-        while todo:
-            stage = todo.pop()
-            if stage.index in needed:
-                continue
-            needed.add(stage.index)
-            base = self.stage_named(stage.base, stage.index) if not stage.base.isdigit() \
-                else None
-            if base is not None:
-                todo.append(base)
-            for ref in self._sources(stage, stage.commands):
-                src = self.stage_named(ref, len(self.stages))
-                if src is not None:
-                    todo.append(src)
-        return needed
-
     # -- 2. base images -----------------------------------------------------------------
-    def _image(self, ref: str) -> Iterator[BuildEvent]:
+    def _image(self, ref: str, platform: str = "") -> Iterator[BuildEvent]:
+        """Resolve an image (pulling it if it is not here, or always with ``--pull``)."""
         try:
             shown = str(parse_ref(ref).tagged_or_latest())
         except InvalidReference:
             shown = ref
-        try:
-            image_id = self.images.resolve(ref)
-        except NotFound:
-            n = self.progress.start(f"[internal] load metadata for {shown}")
-            yield self.progress.event("start", n)
+        n = self.progress.start(f"[internal] load metadata for {shown}")
+        yield self.progress.event("start", n)
+        image_id = ""
+        if not self.opts.pull:
             try:
-                self.engine.pull(ref, cancel=self.opts.cancel)
                 image_id = self.images.resolve(ref)
+            except NotFound:
+                pass
+        if not image_id:
+            try:
+                self.engine.pull(ref, platform=platform or self.opts.platform or None,
+                                 cancel=self.opts.cancel)
+                image_id = self.images.resolve(ref)
+            except Cancelled:
+                raise
             except EngineError as e:
                 raise BuildError(f"{ref}: failed to resolve source metadata for {shown}: "
                                  f"{e}") from None
-            yield self.progress.event("done", n)
-        else:
-            n = self.progress.start(f"[internal] load metadata for {shown}")
-            yield self.progress.event("start", n)
-            yield self.progress.event("done", n)
+        yield self.progress.event("done", n)
         top = self.images.record(image_id).top_layer
         if top:
             self.lease.add("layer", top)
@@ -307,19 +203,27 @@ class Builder:
             if stage.base.lower() == "scratch":
                 self.bases[stage.index] = ("scratch", "", "")
                 continue
-            base = self.stage_named(stage.base, stage.index) if not stage.base.isdigit() \
+            base = self.plan.stage_named(stage.base, stage.index) if not stage.base.isdigit() \
                 else None
             if base is not None:
                 self.bases[stage.index] = ("stage", str(base.index), base.name)
                 continue
             if stage.base not in self.external:
-                yield from self._image(stage.base)
+                platform = ""
+                if stage.platform:
+                    platform = self.plan.expand_meta(stage.platform, stage)
+                    try:
+                        platform = str(parse_platform(platform))
+                    except InvalidArgument as e:
+                        raise BuildError(f"failed to parse platform {stage.platform}: {e}",
+                                         line=stage.inst.line) from None
+                yield from self._image(stage.base, platform)
             image_id, shown = self.external[stage.base]
             self.bases[stage.index] = ("image", image_id, shown)
         for stage in self.stages:
             if stage.index in needed:
-                for ref in self._sources(stage, stage.commands):
-                    if self.stage_named(ref, len(self.stages)) is None and \
+                for ref in Plan.sources(stage.commands):
+                    if self.plan.stage_named(ref, len(self.stages)) is None and \
                             ref not in self.external:
                         yield from self._image(ref)
 
@@ -372,7 +276,7 @@ class Builder:
         if "$" in name:
             raise st.error("variable expansion is not supported for --from, define a new "
                            "stage with FROM using ARG from global scope as a workaround", cmd)
-        stage = self.stage_named(name, len(self.stages))
+        stage = self.plan.stage_named(name, len(self.stages))
         if stage is not None:
             if stage.index not in self.results:
                 raise st.error(f'cannot copy from stage "{name}", it needs to be defined '

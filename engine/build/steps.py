@@ -25,7 +25,7 @@ from engine.build.instructions import Command
 from engine.build.layer import Workspace
 from engine.build.run import RunSpec, run_step
 from engine.build.stage import PROXY_ARGS, StageState
-from engine.errors import EngineError
+from engine.errors import Cancelled, EngineError
 from engine.runtime.rootpath import read_file_in, secure_join
 from engine.runtime.spec import Mount
 
@@ -43,9 +43,11 @@ def layer_step(b: Builder, st: StageState, cmd: Command, title: str, key: str,
     n = b.progress.start(title)
     yield b.progress.event("start", n)
     hit = None if b.opts.no_cache else b.cache.lookup(key)
+    if hit is not None and hit.chain_id:
+        b.lease.add("layer", hit.chain_id)
+        if not b.store.db.one("SELECT 1 FROM layers WHERE chain_id = ?", (hit.chain_id,)):
+            hit = None  # pruned between the lookup and our lease: run the step
     if hit is not None:
-        if hit.chain_id:
-            b.lease.add("layer", hit.chain_id)
         st.add_layer(hit.diff_id, hit.chain_id, hit.created, created_by, buildkit=buildkit)
         yield b.progress.event("cached", n)
     else:
@@ -142,6 +144,8 @@ def run_cmd(b: Builder, st: StageState, cmd: Command) -> Iterator[BuildEvent]:
             spec.binds.append(Mount("/dev/pipes", "bind", pipes, ("rbind", "rprivate", "ro")))
         try:
             code = yield from _relay(b, n, run_step(b.engine.runtime(), ws, spec, b.opts.cancel))
+        except Cancelled:
+            raise
         except EngineError as e:
             raise st.error(str(e), cmd) from None
         if code != 0:
@@ -266,6 +270,8 @@ def copy_step(b: Builder, st: StageState, cmd: Command) -> Iterator[BuildEvent]:
         if not 0 <= chmod <= 0o7777:
             raise st.error(f"invalid chmod parameter: '{chmod_s}'. it should be octal string "
                            "and between 0 and 07777", cmd)
+    if cmd.flag("checksum"):
+        raise st.error("checksum requires HTTP(S) or Git sources", cmd)
     for s in srcs:
         if s.startswith(("http://", "https://", "git@")) or s.endswith(".git"):
             raise st.error(f"source can't be a URL for {verb}" if not is_add else

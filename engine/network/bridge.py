@@ -71,7 +71,10 @@ class BridgeDriver:
     def attach(self, req: AttachRequest) -> Attachment:
         if req.network.startswith("container:"):
             return self._join(req)
-        nets = self.nets.for_container(req.cid, req.network, list(req.aliases))
+        try:
+            nets = self.nets.for_container(req.cid, req.network, list(req.aliases))
+        except NotFound as e:  # Docker refuses the run (125), not a missing object (1)
+            raise StartFailed(str(e), exit_code=125) from None
         if req.aliases and not (nets and nets[0][0].user_defined):
             raise InvalidArgument("network-scoped aliases are only supported for "
                                   "user-defined networks")
@@ -79,8 +82,8 @@ class BridgeDriver:
         eid = secrets.token_hex(32)
         with network_lock():
             self._release(req.cid)  # a stale attachment (a crash) goes first
+            published = self._reserve_ports(req.name, eid, specs)  # may refuse: nothing made yet
             try:
-                published = self._reserve_ports(req.name, eid, specs)
                 return self._attach(req, nets, published, eid)
             except BaseException:
                 self._release(req.cid, gc=[n.id for n, _ in nets])

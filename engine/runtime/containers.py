@@ -437,6 +437,7 @@ class Containers:
         with self.db.write() as c:
             c.execute("UPDATE containers SET state = 'removing' WHERE id = ?", (cid,))
         rootfs = os.path.join(self.dir(cid), "rootfs")
+        # an exited container's monitor deletes the runtime state itself
         if row["state"] in LIVE or is_mountpoint(rootfs) or \
                 os.path.exists(os.path.join(self.dir(cid), "network.json")):
             self._teardown(cid, json.loads(row["host_config"]).get("Runtime", ""))

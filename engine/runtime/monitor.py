@@ -451,14 +451,16 @@ class Monitor:
         while True:
             code = self.run_once(srv, wake_r)
             oom = self.oom_killed()
-            subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
-            now = time.time()
             _, count = self.row()
-            self.update(state="exited", exit_code=code, oom_killed=int(oom), finished_at=now,
-                        pid=0)
+            restart = self.should_restart(code, count)
+            if restart:  # the runtime's state must go before the same id runs again
+                subprocess.run(self.runtime("delete", "--force", self.cid),
+                               capture_output=True)
+            self.update(state="exited", exit_code=code, oom_killed=int(oom),
+                        finished_at=time.time(), pid=0)
             self.emit("oom") if oom else None
             self.emit("die", exitCode=str(code))
-            if not self.should_restart(code, count):
+            if not restart:
                 break
             self.update(state="restarting", restart_count=count + 1)
             self.emit("restart")
@@ -473,6 +475,13 @@ class Monitor:
         self.finish(srv, str(code))
 
     def finish(self, srv: socket.socket, code: str) -> None:
+        """Release what a removal needs first (the rootfs mount, the ports),
+        tell waiters, then the slower cleanup nobody has to wait for."""
+        rootfs = os.path.join(self.dir, "rootfs")
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.umount2(rootfs.encode(), MNT_DETACH)
+        self.proxy.close()  # before the hook releases the ports
+        self.update(monitor_pid=0)
         self.broadcast(3, code.encode())
         for c in list(self.clients):
             self.drop(c)
@@ -481,15 +490,12 @@ class Monitor:
             os.unlink(self.conf["attach_socket"])
         except OSError:
             pass
-        rootfs = os.path.join(self.dir, "rootfs")
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.umount2(rootfs.encode(), MNT_DETACH)
-        self.proxy.close()  # before the hook releases the ports
+        # `rm` also does both of these (idempotently) if it comes first
+        subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
         hook = self.conf.get("on_exit") or []
         if hook:  # release the network (the engine side owns pyroute2)
             subprocess.run(hook, capture_output=True, cwd="/",
                            env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
-        self.update(monitor_pid=0)
         if self.conf.get("auto_remove"):
             subprocess.run([sys.executable, "-m", "engine", "--root", self.root, "rm", "-f",
                             self.cid], capture_output=True, cwd=self.conf.get("cwd", "/"),

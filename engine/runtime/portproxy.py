@@ -9,8 +9,11 @@ forwards to the container's ``ip:port``, as Docker's ``docker-proxy`` does.
 
 TCP bytes move with ``splice(2)`` through a pipe, never through Python
 buffers: two threads per connection, each blocked in the kernel with the
-GIL released.  UDP keeps one upstream socket per client address, dropped
-after 90 s idle (Docker's UDP proxy timeout).
+GIL released.  One more thread accepts on every listener.  UDP keeps one
+upstream socket per client address, dropped after 90 s idle (Docker's UDP
+proxy timeout).  IPv4 traffic normally never gets here: the engine's DNAT
+rules hand it to the container in the kernel (``engine/network/firewall.py``);
+the proxy owns the ports and serves IPv6 and what the rules do not catch.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import socket
 import threading
 import time
 
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 UDP_IDLE = 90.0
-SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1) | getattr(os, "SPLICE_F_MORE", 4)
+SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 1)  # not F_MORE: it holds back segments (-30 %)
 
 
 class PortProxy:
@@ -37,21 +40,25 @@ class PortProxy:
         self.conns: set[socket.socket] = set()
         self.lock = threading.Lock()
         self.closed = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.wake_r, self.wake_w = -1, -1
 
     # -- lifecycle -----------------------------------------------------------
     def start(self) -> None:
         """Listen on every mapping, or raise RuntimeError in Docker's words."""
+        if not self.mappings:
+            return
         try:
             for m in self.mappings:
                 self.listeners.append(self._listen(m))
-        except OSError:
+        except RuntimeError:
             self.close()
             raise
-        for sock, m in zip(self.listeners, self.mappings, strict=True):
-            target = (m["ip"], int(m["port"]))
-            run = self._accept_loop if m["proto"] == "tcp" else self._udp_loop
-            threading.Thread(target=run, args=(sock, target), daemon=True,
-                             name=f"proxy-{m['host_port']}").start()
+        self.wake_r, self.wake_w = os.pipe()
+        # one thread serves every listener (a published range must not cost a
+        # thread per port); each TCP connection then gets its own two
+        self.thread = threading.Thread(target=self._loop, daemon=True, name="portproxy")
+        self.thread.start()
 
     def _listen(self, m: dict) -> socket.socket:
         ip, port, proto = m["host_ip"], int(m["host_port"]), m["proto"]
@@ -65,6 +72,7 @@ class PortProxy:
             sock.bind((ip, port))
             if kind == socket.SOCK_STREAM:
                 sock.listen(512)
+            sock.setblocking(False)
         except OSError as e:
             sock.close()
             addr = f"[{ip}]:{port}" if fam == socket.AF_INET6 else f"{ip}:{port}"
@@ -77,10 +85,15 @@ class PortProxy:
         return sock
 
     def close(self) -> None:
-        """Stop listening and cut every forwarded connection."""
+        """Stop listening (the ports are free when this returns), cut every connection."""
         self.closed.set()
+        if self.thread is not None:
+            os.write(self.wake_w, b"x")
+            self.thread.join(5)
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            self.thread = None
         for sock in self.listeners:
-            _shutdown(sock)  # wakes a thread blocked in accept()
             sock.close()
         self.listeners = []
         with self.lock:
@@ -88,18 +101,62 @@ class PortProxy:
         for c in conns:
             _shutdown(c)
 
-    # -- TCP -------------------------------------------------------------------
-    def _accept_loop(self, srv: socket.socket, target: tuple[str, int]) -> None:
+    # -- the listeners' loop -----------------------------------------------------
+    def _loop(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self.wake_r, selectors.EVENT_READ, None)
+        for listener, m in zip(self.listeners, self.mappings, strict=True):
+            sel.register(listener, selectors.EVENT_READ,
+                         (m["proto"], (m["ip"], int(m["port"]))))
+        peers: dict[tuple, list] = {}  # (listener fd, client address) → [upstream, last used]
         while not self.closed.is_set():
-            try:
-                client, _ = srv.accept()
-            except OSError as e:
-                if e.errno in (errno.EINTR, errno.ECONNABORTED, errno.EMFILE, errno.ENFILE):
-                    time.sleep(0.01 if e.errno != errno.EINTR else 0)
+            now = time.monotonic()
+            for key, _ in sel.select(5.0):
+                if key.data is None:
+                    continue  # woken by close()
+                kind, target = key.data
+                sock = key.fileobj
+                if not isinstance(sock, socket.socket):
                     continue
-                return  # closed
-            threading.Thread(target=self._serve, args=(client, target), daemon=True).start()
+                try:
+                    if kind == "tcp":
+                        client, _ = sock.accept()
+                        client.setblocking(True)
+                        threading.Thread(target=self._serve, args=(client, target),
+                                         daemon=True).start()
+                    elif kind == "udp":
+                        self._udp_in(sel, sock, target, peers, now)
+                    else:  # an upstream UDP socket: a reply for its client
+                        srv, addr = target
+                        peer = peers[(srv.fileno(), addr)]
+                        srv.sendto(sock.recv(65535), addr)
+                        peer[1] = now
+                except OSError:
+                    continue  # EMFILE, a reset, ICMP unreachable …: the next one may work
+            for k, (up, last) in list(peers.items()):
+                if now - last > UDP_IDLE:
+                    sel.unregister(up)
+                    up.close()
+                    del peers[k]
+        for up, _ in peers.values():
+            up.close()
+        sel.close()
 
+    @staticmethod
+    def _udp_in(sel: selectors.BaseSelector, srv: socket.socket, target: tuple[str, int],
+                peers: dict[tuple, list], now: float) -> None:
+        data, addr = srv.recvfrom(65535)
+        peer = peers.get((srv.fileno(), addr))
+        if peer is None:
+            up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            up.setblocking(False)
+            up.connect(target)
+            peer = peers[(srv.fileno(), addr)] = [up, now]
+            sel.register(up, selectors.EVENT_READ, ("reply", (srv, addr)))
+        peer[1] = now
+        peer[0].send(data)
+
+    # -- TCP -------------------------------------------------------------------
     def _serve(self, client: socket.socket, target: tuple[str, int]) -> None:
         try:
             upstream = socket.create_connection(target, timeout=5)
@@ -124,46 +181,6 @@ class PortProxy:
             self.conns.discard(upstream)
         client.close()
         upstream.close()
-
-    # -- UDP -------------------------------------------------------------------
-    def _udp_loop(self, srv: socket.socket, target: tuple[str, int]) -> None:
-        sel = selectors.DefaultSelector()
-        sel.register(srv, selectors.EVENT_READ, None)
-        peers: dict[tuple, list] = {}  # client address → [upstream socket, last used]
-        while not self.closed.is_set():
-            try:
-                events = sel.select(1.0)
-            except (OSError, ValueError):
-                break
-            now = time.monotonic()
-            for key, _ in events:
-                try:
-                    if key.data is None:
-                        data, addr = srv.recvfrom(65535)
-                        peer = peers.get(addr)
-                        if peer is None:
-                            up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                            up.connect(target)
-                            peer = peers[addr] = [up, now]
-                            sel.register(up, selectors.EVENT_READ, addr)
-                        peer[1] = now
-                        peer[0].send(data)
-                    else:
-                        peer = peers[key.data]
-                        srv.sendto(peer[0].recv(65535), key.data)
-                        peer[1] = now
-                except OSError:
-                    if self.closed.is_set():
-                        break
-                    continue  # ICMP unreachable and the like: UDP shrugs
-            for addr, (up, last) in list(peers.items()):
-                if now - last > UDP_IDLE:
-                    sel.unregister(up)
-                    up.close()
-                    del peers[addr]
-        for up, _ in peers.values():
-            up.close()
-        sel.close()
 
 
 def _pump(src: socket.socket, dst: socket.socket) -> None:

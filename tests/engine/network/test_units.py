@@ -158,3 +158,26 @@ def test_every_rule_is_tagged() -> None:
         "-A OUTPUT -p udp -d 127.0.0.1 -m udp --dport 53 -m addrtype --dst-type LOCAL "
         f'-m comment --comment "dockyard:{nid[:12]}:{cid[:12]}" -j DNAT '
         "--to-destination 172.30.0.2:53")
+
+
+def test_inspect_network_settings(tmp_path) -> None:
+    import json
+
+    from engine.network.settings import network_settings
+
+    (tmp_path / "network.json").write_text(json.dumps({
+        "netns": "/run/dockyard/netns/x", "ip": "172.17.0.2",
+        "ports": ["0.0.0.0:8080->80/tcp", ":::8080->80/tcp", "443/tcp"],
+        "extra": {"networks": {"bridge": {
+            "NetworkID": "n", "EndpointID": "e", "Gateway": "172.17.0.1",
+            "IPAddress": "172.17.0.2", "IPPrefixLen": 16, "MacAddress": "02:42:ac:11:00:02",
+            "Aliases": None}}}}))
+    s = network_settings(str(tmp_path), {"NetworkMode": "bridge"}, running=True)
+    assert s["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"},
+                                     {"HostIp": "::", "HostPort": "8080"}], "443/tcp": None}
+    assert (s["IPAddress"], s["Gateway"], s["SandboxKey"]) == (
+        "172.17.0.2", "172.17.0.1", "/run/dockyard/netns/x")
+    assert s["Networks"]["bridge"]["EndpointID"] == "e"
+    stopped = network_settings(str(tmp_path), {"NetworkMode": "mynet"}, running=False)
+    assert (stopped["Ports"], list(stopped["Networks"]), stopped["IPAddress"]) == (
+        {}, ["mynet"], "")
