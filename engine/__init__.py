@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -37,6 +37,7 @@ from .runtime import ContainerSummary
 from .store import Event, Store, default_root
 
 if TYPE_CHECKING:  # httpx stays out of `import engine`
+    from .build.events import BuildEvent
     from .registry import PullResult, PushResult
     from .usage.sampler import WritableSampler, WritableUsage
 
@@ -345,6 +346,44 @@ class Engine:
         from .usage.df import disk_usage
 
         return disk_usage(self)
+
+    # -- build -----------------------------------------------------------
+    def build(self, context: str, *, dockerfile: str = "", dockerfile_text: str | None = None,
+              tags: Sequence[str] = (), build_args: Mapping[str, str] | None = None,
+              target: str = "", no_cache: bool = False,
+              labels: Mapping[str, str] | None = None, network: str = "default",
+              pull: bool = False, platform: str = "",
+              cancel: threading.Event | None = None) -> Iterator[BuildEvent]:
+        """Build an image from ``context``: a generator of :class:`build.BuildEvent`.
+
+        Nothing happens until it is iterated; the last event has kind ``result`` and the
+        image ID.  A failure raises :class:`build.BuildError` (``excerpt``, ``logs``,
+        ``vertex_name`` for display) after an ``error`` event; ``cancel`` stops it with
+        :class:`Cancelled`.  Iterate it from a worker thread in a UI.
+        """
+        from .build.events import BuildOptions
+        from .build.executor import build
+
+        return build(self, BuildOptions(
+            context=context, dockerfile=dockerfile, dockerfile_text=dockerfile_text,
+            tags=tuple(tags), build_args=dict(build_args or {}), target=target,
+            no_cache=no_cache, labels=dict(labels or {}), network=network, pull=pull,
+            platform=platform, cancel=cancel))
+
+    def build_cache_usage(self):  # noqa: ANN201
+        """The build cache's records and bytes (:class:`build.cache.CacheUsage`)."""
+        from .build.cache import cache_usage
+
+        return cache_usage(self)
+
+    def prune_build_cache(self, *, all: bool = False, keep_storage: int = 0,  # noqa: A002
+                          filters: dict[str, list[str]] | None = None,
+                          dry_run: bool = False):  # noqa: ANN201
+        """``builder prune`` (:class:`usage.prune.PruneReport`)."""
+        from .build.cache import prune_cache
+
+        return prune_cache(self, all=all, keep_storage=keep_storage, filters=filters,
+                           dry_run=dry_run)
 
     # -- registry --------------------------------------------------------
     def pull(self, ref: str, *, platform: str | None = None, all_tags: bool = False,

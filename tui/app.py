@@ -9,17 +9,20 @@ arguments) calls.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import App, SystemCommand
+from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from engine import Engine
+from engine import ContainerSummary, Engine
 from engine.cli.output import size_text
 from engine.errors import EngineError
 
@@ -31,10 +34,15 @@ from .panes.disk import DiskPane
 from .panes.images import ImagesPane
 from .panes.layers import LayersPane
 from .screens.dialogs import ConfirmScreen, ErrorScreen, TagScreen
+from .screens.forms import CommitRequest, CommitScreen, DeleteContainerScreen
 from .screens.help import HelpScreen
+from .screens.logs import LogsScreen
 from .screens.main import PANES, MainScreen
+from .screens.prune import PruneScreen
 from .screens.viewers import CLOSE, HistoryScreen, InspectScreen
 from .state import (
+    ContainerChanged,
+    ContainerCommitted,
     DeletePlanned,
     DiskLoaded,
     EngineFailed,
@@ -43,6 +51,7 @@ from .state import (
     ImageTagged,
     InspectLoaded,
     LayersLoaded,
+    Pruned,
     StateLoaded,
 )
 from .workers import EngineWorkers
@@ -203,6 +212,69 @@ class DockyardApp(EngineWorkers, App[None]):
     def ask_delete(self, refs: list[ImageRef]) -> None:
         self.plan_delete(refs)
 
+    def ask_prune(self, kind: str = "images") -> None:
+        def answered(chosen: str | None) -> None:
+            if chosen:
+                self.run_prune(chosen)
+
+        self.push_screen(PruneScreen(kind), answered)
+
+    def on_pruned(self, message: Pruned) -> None:
+        self.main.disk_pane.show_freed(message.kind, message.report)
+        self.main.mark_disk_stale()
+
+    def ask_delete_containers(self, containers: list[ContainerSummary]) -> None:
+        def answered(volumes: bool | None) -> None:
+            if volumes is not None:
+                self.container_action([("remove", c.id) for c in containers], volumes=volumes)
+
+        self.push_screen(DeleteContainerScreen(
+            [c.name for c in containers],
+            [c.name for c in containers if c.state in ("running", "paused", "restarting")]),
+            answered)
+
+    def ask_commit(self, c: ContainerSummary) -> None:
+        def answered(req: CommitRequest | None) -> None:
+            if req is not None:
+                self.commit_container(c.id, req.reference, req.message)
+
+        self.push_screen(CommitScreen(c.name), answered)
+
+    def show_logs(self, c: ContainerSummary) -> None:
+        self.push_screen(LogsScreen(c.id, c.name))
+
+    def exec_command(self, c: ContainerSummary) -> list[str]:
+        """What ``e`` runs in the terminal: the CLI, on this root."""
+        cli = shutil.which("dockyard") or ""
+        base = [cli] if cli else [sys.executable, "-m", "engine"]
+        return [*base, "--root", str(self.engine.root), "exec", "-it", c.id[:12], "sh"]
+
+    def exec_shell(self, c: ContainerSummary) -> None:
+        """Hand the terminal to ``dockyard exec -it ID sh``, then come back."""
+        if c.state != "running":
+            self.notify(f"{c.name} is not running", severity="warning")
+            return
+        argv = self.exec_command(c)
+        try:
+            with self.suspend():
+                subprocess.run(argv, check=False)
+        except SuspendNotSupported:
+            self.notify("exec needs a real terminal: run " + " ".join(argv[-5:]),
+                        severity="warning", timeout=8)
+        self.request_refresh()
+
+    def on_container_changed(self, message: ContainerChanged) -> None:
+        done = {"stop": "Stopped", "start": "Started", "restart": "Restarted",
+                "pause": "Paused", "unpause": "Unpaused", "remove": "Removed"}
+        self.notify(f"{done.get(message.verb, message.verb)} {message.container_id[:12]}",
+                    timeout=3)
+
+    def on_container_committed(self, message: ContainerCommitted) -> None:
+        self.notify(f"Committed {message.reference or message.image_id[:19]}", timeout=4)
+        main = self.main
+        main.action_show_pane("images")
+        main.images_pane.select_image(message.image_id, message.reference or None)
+
     # -- global actions ---------------------------------------------------------------
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_sections()))
@@ -221,7 +293,10 @@ class DockyardApp(EngineWorkers, App[None]):
             ("Layers", own(LayersPane)),
             ("Containers", own(ContainersPane)),
             ("Disk", own(DiskPane)),
+            ("Logs", own(LogsScreen)),
+            ("Prune", own(PruneScreen)),
             ("Dialogs", own(ConfirmScreen) + own(TagScreen) + own(ErrorScreen)
+             + own(DeleteContainerScreen) + own(CommitScreen)
              + [b for b in CLOSE if isinstance(b, Binding)] + own(HelpScreen)),
         ]
 
@@ -240,6 +315,8 @@ class DockyardApp(EngineWorkers, App[None]):
         for pane_id, title in PANES.items():
             yield SystemCommand(f"pane: {title.lower()}", f"Show the {title} pane",
                                 lambda p=pane_id: self.main.action_show_pane(p))
+        yield SystemCommand("disk: prune", "Prune images, containers or volumes (dry run first)",
+                            lambda: self.ask_prune("images"))
         for verb, help_text in (("tag", "Give the selected image another name"),
                                 ("delete", "Untag or delete the selected/marked images (rmi)"),
                                 ("history", "Show how the selected image was built"),

@@ -21,7 +21,8 @@ from rich.text import Text
 from engine import ContainerSummary, ImageSummary
 from engine.cli.output import since_text, size_text
 from engine.errors import NotFound
-from engine.filters import Filters, match_labels
+from engine.filters import Filters, match_container
+from engine.humanize import status_text
 from engine.images.digest import short_id
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
     "image_refs",
     "image_resolver",
     "image_rows",
-    "match_container",
+    "container_matcher",
     "one_line",
     "step_text",
 ]
@@ -146,42 +147,35 @@ def image_resolver(images: Sequence[ImageSummary]) -> Callable[[str], ImageSumma
 
 # -- containers ---------------------------------------------------------------
 
-# TODO(containers issue): use engine.filters' container filters (and
-# match_container) once they land, so `ps --filter` and "/" agree exactly.
-CONTAINER_FILTERS = frozenset({"status", "name", "id", "label", "ancestor", "exited"})
+CONTAINER_FILTERS = frozenset({"status", "name", "id", "label", "ancestor", "exited",
+                               "before", "since"})
 
 
-def match_container(c: ContainerSummary, f: Filters) -> bool:
-    if (v := f.values_of("status")) and c.state not in v:
-        return False
-    if (v := f.values_of("name")) and not any(re.search(p, c.name) for p in v):
-        return False
-    if (v := f.values_of("id")) and not any(c.id.startswith(p) for p in v):
-        return False
-    if (v := f.values_of("ancestor")) and not any(
-            p in (c.image, c.image_id) or c.image_id.removeprefix("sha256:").startswith(p)
-            for p in v):
-        return False
-    if (v := f.values_of("exited")) and (c.state != "exited" or str(c.exit_code) not in v):
-        return False
-    return match_labels(c.labels, f.values_of("label"))
+def container_matcher(containers: Sequence[ContainerSummary],
+                      images: Sequence[ImageSummary]) -> Callable[[ContainerSummary, Filters],
+                                                                    bool]:
+    """``engine.filters.match_container`` over already-fetched data, so
+    ``ps --filter`` and "/" agree exactly without I/O on the UI thread."""
+    def resolve(value: str) -> ContainerSummary:
+        for c in containers:
+            if value in (c.name, c.id) or c.id.startswith(value):
+                return c
+        raise NotFound(f"No such container: {value}", ref=value)
 
+    find_image = image_resolver(images)
 
-def _ago(ts: float, now: float) -> str:
-    return since_text(ts, now).removesuffix(" ago")
+    def resolve_image(value: str) -> str:
+        return find_image(value).id
+
+    def match(c: ContainerSummary, f: Filters) -> bool:
+        return match_container(c, f, resolve=resolve, resolve_image=resolve_image)
+    return match
 
 
 def container_status(c: ContainerSummary, now: float) -> str:
     """Docker's STATUS column."""
-    if c.state == "running":
-        return f"Up {_ago(c.started_at, now)}"
-    if c.state == "paused":
-        return f"Up {_ago(c.started_at, now)} (Paused)"
-    if c.state == "restarting":
-        return f"Restarting ({c.exit_code}) {since_text(c.finished_at, now)}"
-    if c.state == "exited":
-        return f"Exited ({c.exit_code}) {since_text(c.finished_at, now)}"
-    return c.state.capitalize()  # Created, Dead, Removing
+    return status_text(c.state, c.exit_code, c.started_at, c.finished_at, now,
+                       restart_count=c.restart_count)
 
 
 STATE_STYLE = {"running": "green", "paused": "yellow", "restarting": "yellow",
@@ -195,8 +189,6 @@ def container_rows(containers: Sequence[ContainerSummary], now: float) -> list[R
         rw = size_text(c.size_rw) if c.size_rw is not None else "—"
         rows.append(Row(
             key=c.id,
-            # TODO(containers issue): CPU %, memory and the writable layer's
-            # sparkline come from stats samples taken in a worker.
             cells=(c.name, c.id[:12], c.image, status, ", ".join(c.ports), "—", "—", rw),
             sort=(c.name, c.id, c.image, (c.state, c.started_at), c.ports, 0.0, 0,
                   c.size_rw or 0),

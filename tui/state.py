@@ -6,7 +6,7 @@ results as immutable objects in messages and never touches the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from textual.message import Message
@@ -14,15 +14,19 @@ from textual.message import Message
 from engine import ContainerSummary, Engine, HistoryEntry, ImageSummary
 from engine.errors import EngineError
 from engine.usage import LayerInfo
+from engine.usage.df import Category
+from engine.usage.df import DiskUsage as EngineDiskUsage
+from engine.usage.prune import PruneReport, prune_containers, prune_images, prune_volumes
 
 from .plan import DeletePlan
 
 __all__ = [
+    "PRUNE_KINDS",
     "DiskUsage",
     "EngineState",
-    "ImageUsage",
     "load_disk_usage",
     "load_state",
+    "prune",
 ]
 
 
@@ -34,46 +38,52 @@ class EngineState:
     event_id: int = 0
 
 
+def _with_size(engine: Engine, c: ContainerSummary) -> ContainerSummary:
+    try:
+        return replace(c, size_rw=engine.container_size(c.id)[0])
+    except (EngineError, OSError):  # removed meanwhile, or its layer is not there yet
+        return c
+
+
 def load_state(engine: Engine, event_id: int) -> EngineState:
     return EngineState(images=tuple(engine.images()),
-                       containers=tuple(engine.containers(all=True)),
+                       containers=tuple(_with_size(engine, c)
+                                        for c in engine.containers(all=True)),
                        info=engine.info(), event_id=event_id)
 
 
 @dataclass(frozen=True)
-class ImageUsage:
-    image: ImageSummary
-    shared: int  # bytes in layers another image also uses
-    unique: int  # bytes only this image uses (what deleting it gives back)
-
-
-@dataclass(frozen=True)
 class DiskUsage:
-    images: tuple[ImageUsage, ...]
-    layers_size: int  # distinct layers, each counted once
-    reclaimable: int  # bytes of layers no image in use by a container needs
-    containers: tuple[ContainerSummary, ...]
+    """The engine's ``system df -v`` accounting, and the free space left."""
+
+    df: EngineDiskUsage
     disk_free: int
+
+    def category(self, name: str) -> Category | None:
+        return next((c for c in self.df.categories if c.name == name), None)
 
 
 def load_disk_usage(engine: Engine) -> DiskUsage:
-    # TODO(usage issue): replace with the engine's `system df -v` accounting
-    # (volumes, build cache, logs, reclaimable per category) when it lands;
-    # this stand-in covers images and layers only.
-    per_image, seen, active = [], {}, set()
-    for img in engine.images():
-        layers = [lay for lay in engine.image_layers(img.id) if lay.chain_id]
-        shared = sum(lay.size for lay in layers if lay.shared_by)
-        unique = sum(lay.size for lay in layers if not lay.shared_by)
-        per_image.append(ImageUsage(img, shared, unique))
-        seen.update({lay.chain_id: lay.size for lay in layers})
-        if img.containers:
-            active.update(lay.chain_id for lay in layers)
-    total = sum(seen.values())
-    return DiskUsage(images=tuple(per_image), layers_size=total,
-                     reclaimable=total - sum(seen[c] for c in active),
-                     containers=tuple(engine.containers(all=True)),
-                     disk_free=int(engine.info().get("DiskFree", 0)))
+    return DiskUsage(df=engine.disk_usage(), disk_free=int(engine.info().get("DiskFree", 0)))
+
+
+PRUNE_KINDS = {  # key → (what the dialog says, the CLI command it equals)
+    "images": ("dangling images", "image prune"),
+    "all-images": ("unused images (-a)", "image prune -a"),
+    "containers": ("stopped containers", "container prune"),
+    "volumes": ("unused anonymous volumes", "volume prune"),
+}
+
+
+def prune(engine: Engine, kind: str, *, dry_run: bool) -> PruneReport:
+    """One prune as the CLI runs it; ``dry_run`` gives the exact preview."""
+    if kind in ("images", "all-images"):
+        return prune_images(engine, all_images=kind == "all-images", dry_run=dry_run)
+    if kind == "containers":
+        return prune_containers(engine, dry_run=dry_run)
+    if kind == "volumes":
+        return prune_volumes(engine, dry_run=dry_run)
+    raise ValueError(f"unknown prune kind {kind!r}")
 
 
 # -- messages (posted from workers to the App) --------------------------------
@@ -139,3 +149,45 @@ class EngineFailed(Message):
     def __init__(self, error: EngineError) -> None:
         super().__init__()
         self.error = error
+
+
+class ContainerChanged(Message):
+    """A container action finished (``verb`` as ``ps`` users know it)."""
+
+    def __init__(self, verb: str, container_id: str) -> None:
+        super().__init__()
+        self.verb = verb
+        self.container_id = container_id
+
+
+class ContainerCommitted(Message):
+    def __init__(self, image_id: str, reference: str) -> None:
+        super().__init__()
+        self.image_id = image_id
+        self.reference = reference  # familiar "repo:tag", or "" for an untagged image
+
+
+class LogLines(Message):
+    """A batch of log lines for the logs screen ``screen_id``."""
+
+    def __init__(self, screen_id: int, lines: list) -> None:
+        super().__init__()
+        self.screen_id = screen_id
+        self.lines = lines
+
+
+class PrunePlanned(Message):
+    """A dry run for the prune dialog ``screen_id``."""
+
+    def __init__(self, screen_id: int, kind: str, report: PruneReport) -> None:
+        super().__init__()
+        self.screen_id = screen_id
+        self.kind = kind
+        self.report = report
+
+
+class Pruned(Message):
+    def __init__(self, kind: str, report: PruneReport) -> None:
+        super().__init__()
+        self.kind = kind
+        self.report = report

@@ -27,6 +27,8 @@ from engine.images.reference import parse
 
 from .plan import plan_delete
 from .state import (
+    ContainerChanged,
+    ContainerCommitted,
     DeletePlanned,
     DiskLoaded,
     EngineFailed,
@@ -35,9 +37,11 @@ from .state import (
     ImageTagged,
     InspectLoaded,
     LayersLoaded,
+    Pruned,
     StateLoaded,
     load_disk_usage,
     load_state,
+    prune,
 )
 
 if TYPE_CHECKING:
@@ -47,7 +51,9 @@ if TYPE_CHECKING:
 
     from .model import ImageRef
 
-__all__ = ["EngineWorkers"]
+__all__ = ["STOP_TIMEOUT", "EngineWorkers"]
+
+STOP_TIMEOUT = 10  # seconds, as docker stop
 
 
 class EngineWorkers:
@@ -138,3 +144,39 @@ class EngineWorkers:
         self.request_refresh()
         if failed:
             raise failed
+
+    # -- containers -------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="container.action")
+    def container_action(self, actions: list[tuple[str, str]], *,
+                         volumes: bool = False) -> None:
+        """Each (verb, container ID) in turn — verb is start, stop, restart,
+        pause, unpause or remove — then raise the first failure (the rest
+        still ran), as the CLI does with several containers."""
+        eng = self.engine
+        failed: EngineError | None = None
+        for verb, container_id in actions:
+            try:
+                if verb == "remove":
+                    eng.remove_container(container_id, force=True, volumes=volumes)
+                elif verb in ("stop", "restart"):
+                    getattr(eng, verb)(container_id, timeout=STOP_TIMEOUT)
+                else:
+                    getattr(eng, verb)(container_id)
+                self.post_message(ContainerChanged(verb, container_id))
+            except EngineError as e:
+                failed = failed or e
+        self.request_refresh()
+        if failed:
+            raise failed
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="container.commit")
+    def commit_container(self, container_id: str, reference: str, message: str) -> None:
+        image_id = self.engine.commit(container_id, reference or None, message=message)
+        shown = parse(reference).tagged_or_latest().familiar() if reference else ""
+        self.post_message(ContainerCommitted(image_id, shown))
+        self.request_refresh()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="disk.prune")
+    def run_prune(self, kind: str) -> None:
+        self.post_message(Pruned(kind, prune(self.engine, kind, dry_run=False)))
+        self.request_refresh()

@@ -116,7 +116,11 @@ class HashCache:
         self.dirty = True
         return h.hexdigest()
 
-    def save(self) -> None:
+    def save(self, keep: set[str] | None = None) -> None:
+        """Write the digests back (only those of ``keep``, when given: files still there)."""
+        if keep is not None and any(rel not in keep for rel in self.entries):
+            self.entries = {k: v for k, v in self.entries.items() if k in keep}
+            self.dirty = True
         if not (self.path and self.dirty):
             return
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)

@@ -103,7 +103,8 @@ class Builder:
                 raise err from None
             finally:
                 self.views.close()
-                self.hashes.save()
+                included = self.context.included if self.context is not None else None
+                self.hashes.save(set(included) if included is not None else None)
 
     def _as_build_error(self, e: Exception) -> BuildError:
         if isinstance(e, BuildError):

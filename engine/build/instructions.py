@@ -23,10 +23,10 @@ _BOOL, _STR, _STRS = "bool", "string", "strings"
 FLAGS: dict[str, dict[str, str]] = {
     "from": {"platform": _STR},
     "run": {"mount": _STRS, "network": _STR, "security": _STR},
-    "copy": {"chown": _STR, "from": _STR, "chmod": _STR, "link": _BOOL, "parents": _BOOL,
-             "exclude": _STRS},
+    # --parents and --exclude (labs syntax) are not implemented: refused, never ignored
+    "copy": {"chown": _STR, "from": _STR, "chmod": _STR, "link": _BOOL},
     "add": {"chown": _STR, "chmod": _STR, "link": _BOOL, "keep-git-dir": _BOOL,
-            "checksum": _STR, "unpack": _BOOL, "exclude": _STRS},
+            "checksum": _STR, "unpack": _BOOL},
     "healthcheck": {"interval": _STR, "timeout": _STR, "start-period": _STR,
                     "start-interval": _STR, "retries": _STR},
 }

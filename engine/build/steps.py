@@ -276,12 +276,14 @@ def copy_step(b: Builder, st: StageState, cmd: Command) -> Iterator[BuildEvent]:
         if s.startswith(("http://", "https://", "git@")) or s.endswith(".git"):
             raise st.error(f"source can't be a URL for {verb}" if not is_add else
                            f"ADD from a URL or git repository is not supported: {s}", cmd)
+    unpack = is_add and cmd.flag("unpack") != "false"
     dest = _dest_path(st.workdir, dest_raw)
     title = st.title(_upper_first(st.expand_display(cmd.inst.original)), onbuild=cmd.onbuild)
     from_ = cmd.flag("from")
-    tree = b.source_tree(st, from_, cmd)
+    tree = b.source_tree(st, from_, cmd) if srcs else None  # heredocs only: no context
     resolved: list[tuple[str, list[str]]] = []
     for s in srcs:
+        assert tree is not None
         try:
             resolved.append((s, tree.resolve(s)))
         except SourceNotFound as e:
@@ -295,8 +297,8 @@ def copy_step(b: Builder, st: StageState, cmd: Command) -> Iterator[BuildEvent]:
         if doc.expand:
             data = Lex("\\", skip_process_quotes=True).process(data, st.env).result
         docs.append((doc.name, data))
-    key = cache_key(st.key, verb, dest, chown, chmod_s, [s for s, _ in resolved],
-                    tree.checksum(rels), docs, tree.name)
+    key = cache_key(st.key, verb, unpack, dest, chown, chmod_s, [s for s, _ in resolved],
+                    tree.checksum(rels) if tree else "", docs, tree.name if tree else "")
     msg = verb + (f" --chown={chown}" if chown else "") + (f" --chmod={chmod_s}" if chmod_s
                                                            else "")
     msg += "".join(" " + s for s in srcs) + "".join(f" <<{n}" for n, _ in docs) + " " + dest_raw
@@ -305,13 +307,14 @@ def copy_step(b: Builder, st: StageState, cmd: Command) -> Iterator[BuildEvent]:
         ids = _chown(ws.rootfs, chown, cmd) if chown else None
         opts = CopyOptions(chown=ids, chmod=chmod, label=verb)
         try:
-            for rel in rels:
-                full = tree.full(rel)
-                if is_add and os.path.isfile(full) and not os.path.islink(full) and \
-                        is_archive(full):
-                    add_archive(ws.rootfs, full, dest, opts)
-                else:
-                    copy_source(ws.rootfs, tree, rel, dest, opts)
+            if tree is not None:
+                for rel in rels:
+                    full = tree.full(rel)
+                    if unpack and os.path.isfile(full) and not os.path.islink(full) and \
+                            is_archive(full):
+                        add_archive(ws.rootfs, full, dest, opts)
+                    else:
+                        copy_source(ws.rootfs, tree, rel, dest, opts)
             for name, data in docs:
                 write_inline(ws.rootfs, name, data.encode(), dest, opts)
         except EngineError as e:

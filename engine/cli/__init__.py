@@ -93,6 +93,7 @@ def engine_of(ctx: click.Context):
 
 from . import (  # noqa: E402
     analyze,
+    build,
     container,
     container_more,
     image,
@@ -105,6 +106,7 @@ from . import (  # noqa: E402
 
 image.register(main)
 analyze.register(main)  # after image: adds `image analyze/layers/tree`
+build.register(main)  # after image: adds `image build`
 registry.register(main)
 container.register(main)  # after image: its top-level `inspect` covers both
 container_more.register(main)  # after container: joins its `container` group

@@ -150,7 +150,7 @@ def build_cmd(context, tags, dockerfile, build_args, target, no_cache, labels, i
         mode = "quiet" if quiet else progress
         if mode == "auto":
             mode = "tty" if sys.stderr.isatty() else "plain"
-        show: Any = lambda ev: None  # noqa: E731
+        show = lambda ev: None  # noqa: E731
         tty = None
         if mode == "plain":
             show = PlainRenderer(lambda s: (sys.stderr.write(s), sys.stderr.flush()))

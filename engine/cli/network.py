@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 
@@ -282,12 +281,9 @@ def port_cmd(container, private_port):
 @click.argument("cid")
 def release_network_cmd(cid):
     """Release a container's network (run by its monitor after the final exit)."""
-    eng = _engine()
+    # network.json stays: `run` may have returned already, and the container's
+    # files must not change under it after the exit; `rm` removes it
     _driver().detach(cid)
-    try:
-        os.unlink(os.path.join(eng.store.path("containers", cid), "network.json"))
-    except FileNotFoundError:
-        pass
 
 
 def register(main: click.Group) -> None:

@@ -12,7 +12,6 @@ import time
 
 import click
 
-from ..humanize import status_text
 from . import output
 
 DF_TABLE = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"
@@ -89,7 +88,6 @@ def df_cmd(verbose, fmt):
     click.echo(output.render([r for r in rows if r["Type"] in {c.name for c in extra}], None,
                              default_table=DF_TABLE, headers=DF_HEADERS), nl=False)
     click.echo(f"\nTotal: {output.size_text(du.total, 4)} in {_engine().root}")
-    _ = status_text
 
 
 def _verbose_json(du) -> dict:  # noqa: ANN001
@@ -192,9 +190,18 @@ def volume_prune_cmd(all_volumes, force, filters, dry_run):
 @click.option("--keep-storage", default="0", help="Amount of disk space to keep for cache")
 def builder_prune_cmd(force, filters, dry_run, all_cache, keep_storage):
     """Remove build cache."""
+    from ..build.cache import prune_cache
+    from ..runtime.options import parse_size
+    from ..usage.prune import parse_prune_filters
+
+    f = parse_prune_filters(list(filters), {"until", "id"})
     if not dry_run:
-        _confirm(force, "This will remove all dangling build cache.")
-    _total(0, dry_run)
+        _confirm(force, "This will remove all build cache." if all_cache else
+                 "This will remove all dangling build cache.")
+    rep = prune_cache(_engine(), all=all_cache, filters=f, dry_run=dry_run,
+                      keep_storage=parse_size(keep_storage, what="keep-storage"))
+    _report("build cache objects", rep, dry_run)
+    _total(rep.reclaimed, dry_run)
 
 
 @click.command("prune")
@@ -230,13 +237,14 @@ def system_prune_cmd(force, filters, dry_run, all_images, volumes):
                             dry_run=dry_run)
         _report("Volumes", rep, dry_run)
         total += rep.reclaimed
-    if dry_run:
-        # images freed by removing those containers count too: measure after a
-        # simulated container prune is not possible without doing it, so count
-        # images that are unused now
-        pass
     rep = prune_images(eng, all_images=all_images, filters=f, dry_run=dry_run)
     _report("Images", rep, dry_run)
+    total += rep.reclaimed
+    from ..build.cache import prune_cache
+
+    rep = prune_cache(eng, all=all_images, filters={k: v for k, v in f.items() if k == "until"},
+                      dry_run=dry_run)
+    _report("build cache objects", rep, dry_run)
     total += rep.reclaimed
     _total(total, dry_run)
 

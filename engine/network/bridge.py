@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Sequence
 
 from ..errors import Conflict, InvalidArgument, NotFound, StartFailed
 from ..store import Store
@@ -42,8 +43,6 @@ from .lock import network_lock
 from .networks import DEFAULT, Network, Networks
 
 __all__ = ["BridgeDriver", "bridge_down", "network_lock"]
-
-_V6: list[bool] = []
 
 
 def veth_name(cid: str, network_id: str) -> str:
@@ -88,6 +87,25 @@ class BridgeDriver:
             except BaseException:
                 self._release(req.cid, gc=[n.id for n, _ in nets])
                 raise
+
+    def validate(self, network: str, aliases: Sequence[str] = (), publish: Sequence[str] = (),
+                 publish_all: bool = False) -> None:
+        """What Docker refuses when the container is created (exit 125), so that
+        ``create`` can refuse it too instead of leaving a container that cannot start."""
+        if network.startswith("container:"):
+            if publish or publish_all:
+                raise InvalidArgument("conflicting options: port publishing and the "
+                                      "container type network mode")
+            self.hosts.container(network.split(":", 1)[1])
+            return
+        try:
+            net = self.nets.get(network)
+        except NotFound as e:
+            raise InvalidArgument(str(e)) from None
+        if aliases and not net.user_defined:
+            raise InvalidArgument("network-scoped aliases are only supported for "
+                                  "user-defined networks")
+        ports.parse_all(publish)
 
     def detach(self, cid: str) -> None:
         if not self.attached(cid):
@@ -182,47 +200,12 @@ class BridgeDriver:
 
     def _reserve_ports(self, name: str, eid: str, specs: list[ports.PortSpec]
                        ) -> list[PortMapping]:
-        """Host ports for ``specs``, or Docker's error before anything is made."""
         if not specs:
             return []
-        if not _V6:
-            _V6.append(ports.ipv6_available())
         taken = [(r["host_ip"], r["host_port"], r["proto"])
                  for r in self.db.query("SELECT host_ip, host_port, proto FROM port_bindings")]
-        why = f"driver failed programming external connectivity on endpoint {name} ({eid})"
-        out = []
-        for s in specs:
-            ips = ports.host_ips(s, _V6[0])
-            lo, hi = s.host_ports
-            port = 0
-            if not lo:
-                for _ in range(64):
-                    port = ports.random_port(ips, s.proto)
-                    if not any(ports.clashes(ip, port, s.proto, taken) for ip in ips):
-                        break
-            for cand in range(lo, hi + 1) if lo else ():
-                clash = next((ip for ip in ips if ports.clashes(ip, cand, s.proto, taken)), "")
-                if clash:
-                    if lo == hi:
-                        raise StartFailed(f"{why}: Bind for {clash}:{cand} failed: port is "
-                                          "already allocated", exit_code=125)
-                    continue
-                busy = next(((ip, e) for ip in ips
-                             if (e := ports.can_bind(ip, cand, s.proto)) is not None), None)
-                if busy:
-                    if lo == hi:
-                        raise StartFailed(f"{why}: Error starting userland proxy: "
-                                          + ports.go_listen_error(busy[0], cand, s.proto,
-                                                                  busy[1]), exit_code=125)
-                    continue
-                port = cand
-                break
-            if not port:
-                raise StartFailed(f"{why}: all ports are allocated", exit_code=125)
-            for ip in ips:
-                out.append(PortMapping(ip, port, s.container_port, s.proto))
-                taken.append((ip, port, s.proto))
-        return out
+        return ports.reserve(specs, taken, f"driver failed programming external "
+                             f"connectivity on endpoint {name} ({eid})")
 
     def _join(self, req: AttachRequest) -> Attachment:
         """``--network container:NAME``: the other container's netns and files."""

@@ -133,6 +133,8 @@ class Networks:
         bridge = (options or {}).get("com.docker.network.bridge.name") or f"br-{nid[:12]}"
         if len(bridge) > 15:
             raise InvalidArgument(f"bridge name {bridge!r} is longer than 15 characters")
+        if self.db.one("SELECT 1 FROM networks WHERE bridge = ?", (bridge,)):
+            raise Conflict(f"bridge name {bridge} is already used by another network")
         return self._insert(name, nid=nid, bridge=bridge, subnet=subnet, gateway=gateway,
                             internal=internal, labels=labels or {}, options=options or {},
                             check_host=True, event=True)

@@ -16,10 +16,11 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, StartFailed
 from . import PortMapping
 
 PROTOS = ("tcp", "udp", "sctp")
+_V6: list[bool] = []  # whether the host has IPv6, probed once
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,48 @@ def random_port(ips: list[str], proto: str) -> int:
         if all(can_bind(ip, port, proto) is None for ip in ips[1:]):
             return port
     raise OSError(errno.EADDRINUSE, "no free host port")
+
+
+def reserve(specs: list[PortSpec], taken: list[tuple[str, int, str]], why: str
+            ) -> list[PortMapping]:
+    """Host ports for ``specs`` given the ``taken`` (ip, port, proto) of this root,
+    or Docker's error (``why``: its "driver failed … on endpoint …" prefix)."""
+    if not _V6:
+        _V6.append(ipv6_available())
+    taken = list(taken)
+    out = []
+    for s in specs:
+        ips = host_ips(s, _V6[0])
+        lo, hi = s.host_ports
+        port = 0
+        if not lo:
+            for _ in range(64):
+                port = random_port(ips, s.proto)
+                if not any(clashes(ip, port, s.proto, taken) for ip in ips):
+                    break
+        for cand in range(lo, hi + 1) if lo else ():
+            clash = next((ip for ip in ips if clashes(ip, cand, s.proto, taken)), "")
+            if clash:
+                if lo == hi:
+                    raise StartFailed(f"{why}: Bind for {clash}:{cand} failed: port is "
+                                      "already allocated", exit_code=125)
+                continue
+            busy = next(((ip, e) for ip in ips
+                         if (e := can_bind(ip, cand, s.proto)) is not None), None)
+            if busy:
+                if lo == hi:
+                    raise StartFailed(f"{why}: Error starting userland proxy: "
+                                      + go_listen_error(busy[0], cand, s.proto, busy[1]),
+                                      exit_code=125)
+                continue
+            port = cand
+            break
+        if not port:
+            raise StartFailed(f"{why}: all ports are allocated", exit_code=125)
+        for ip in ips:
+            out.append(PortMapping(ip, port, s.container_port, s.proto))
+            taken.append((ip, port, s.proto))
+    return out
 
 
 def go_listen_error(ip: str, port: int, proto: str, err: OSError) -> str:

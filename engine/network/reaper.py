@@ -28,11 +28,12 @@ REAP_DIR = "/run/dockyard/reap"
 def spawn(root: str, network_id: str, bridge: str, subnet: str, internal: bool) -> None:
     pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "PYTHONPATH": pkg_root}
-    subprocess.Popen([sys.executable, "-m", "engine.network.reaper", root, network_id, bridge,
-                      subnet, "1" if internal else "0"],
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True,
-                     cwd="/", env=env)
+    # `setsid -f` forks the reaper off and returns at once: no child of ours is
+    # left to reap (a long-lived caller such as the TUI would collect zombies)
+    subprocess.run(["setsid", "-f", sys.executable, "-m", "engine.network.reaper", root,
+                    network_id, bridge, subnet, "1" if internal else "0"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, close_fds=True, cwd="/", env=env, check=False)
 
 
 def idle(root: str, network_id: str) -> bool:

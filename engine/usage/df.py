@@ -147,7 +147,13 @@ def disk_usage(engine) -> DiskUsage:  # noqa: ANN001 - the Engine facade
         "UNION SELECT digest FROM layer_blobs")}
     blob_reclaim = sum(engine.store.blobs.size(d) for d in engine.store.blobs.digests()
                        if d not in live_blobs)
-    cache_total = 0
+    from ..build.cache import cache_usage
+
+    cache = cache_usage(engine, layer_bytes=du.layer_bytes,
+                        image_chains=set().union(*stacks.values()))
+    layers_total -= cache.layer_size  # layers only the build cache uses are build cache
+    img_reclaim -= cache.layer_size
+    cache_total = cache.size
     root_total = _root_total(engine, dirs, vol_total, blobs)
     known = layers_total + writable_total + vol_total + logs_total + blobs + cache_total
     running = sum(1 for c in containers if c.state in ("running", "paused", "restarting"))
@@ -156,7 +162,7 @@ def disk_usage(engine) -> DiskUsage:  # noqa: ANN001 - the Engine facade
         Category("Containers", len(containers), running, writable_total, rw_reclaim),
         Category("Local Volumes", len(du.volumes), sum(1 for v in du.volumes if v.links),
                  vol_total, vol_reclaim),
-        Category("Build Cache", 0, 0, cache_total, cache_total),
+        Category("Build Cache", cache.count, cache.active, cache_total, cache.reclaimable),
         Category("Logs", len(containers), running, logs_total,
                  sum(c.log_size for c in du.containers if c.state not in
                      ("running", "paused", "restarting"))),

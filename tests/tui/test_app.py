@@ -380,9 +380,10 @@ def test_containers_and_disk_panes(loaded):
             await pilot.press("4")
             disk = app.main.disk_pane
             await wait_for(pilot, lambda: len(disk.shown) == 2, "disk rows")
-            usage = disk.usage
-            assert usage.layers_size == sum(i.size for i in loaded.images())
-            assert {u.unique for u in usage.images} == {i.size for i in loaded.images()}
+            df = disk.usage.df
+            assert df.categories == loaded.disk_usage().categories
+            assert {u.unique_size for u in df.images} == {u.size for u in df.images}
+            assert "Local Volumes" in screen_text(app)
     run(go())
 
 

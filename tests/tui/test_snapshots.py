@@ -69,3 +69,18 @@ def test_layers_pane(snap_compare, pinned, size):
 def test_layers_pane_shared(snap_compare, pinned):
     assert snap_compare(make_app(pinned), terminal_size=(80, 24),
                         run_before=layers_of(SHARED_TAGS[0], 2))
+
+
+def disk_pane():
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: app.main.images_pane.loaded, "images")
+        await pilot.press("4")
+        await wait_for(pilot, lambda: len(app.main.disk_pane.shown) == 4, "disk rows")
+        await pilot.pause()
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_disk_pane(snap_compare, pinned, size):
+    assert snap_compare(make_app(pinned), terminal_size=size, run_before=disk_pane())

@@ -1,9 +1,10 @@
 """Containers pane: ``ps -a`` with live status, ports, CPU, memory and the
 writable layer's size.
 
-The engine's containers arrive with the containers issue; until then
-``engine.containers()`` is empty and the pane shows its empty state.  The
-columns, filters, marks and sorting already work on whatever it returns.
+Actions run in the App's workers on the marked rows (else the row under
+the cursor): ``s`` stop/start, ``r`` restart, ``p`` pause/unpause, ``d``
+delete (confirm, ``-v``), ``l`` logs, ``c`` commit, ``e`` exec a shell
+(the TUI suspends and hands the terminal over).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.binding import Binding, BindingType
 
-from engine import ContainerSummary
+from engine import ContainerSummary, ImageSummary
 from engine.filters import Filters, match_text
 
-from ..model import CONTAINER_FILTERS, Col, Row, container_rows, match_container
+from ..model import CONTAINER_FILTERS, Col, Row, container_matcher, container_rows
 from .base import ListPane, sort_bindings
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ContainersPane"]
 
+LIVE = ("running", "paused", "restarting")
 COLUMNS = (
     Col("name", "Name", "N", flex=2, min=8),
     Col("id", "Container ID", "I", width=12),
@@ -63,18 +65,28 @@ class ContainersPane(ListPane):
         *sort_bindings("containers", COLUMNS),
     ]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._matcher = container_matcher((), ())
+
     @property
     def dockyard(self) -> DockyardApp:
         return cast("DockyardApp", self.app)
 
-    def set_containers(self, containers: tuple[ContainerSummary, ...], now: float) -> None:
+    def set_containers(self, containers: tuple[ContainerSummary, ...],
+                       images: tuple[ImageSummary, ...], now: float) -> None:
+        self._matcher = container_matcher(containers, images)
         self.set_rows(container_rows(containers, now))
 
     def matches(self, row: Row, filters: Filters, term: str) -> bool:
-        return match_container(row.obj, filters) and match_text(term, *row.text)
+        return (not filters or self._matcher(row.obj, filters)) and match_text(term, *row.text)
+
+    def current_container(self) -> ContainerSummary | None:
+        row = self.current_row()
+        return row.obj if row else None
 
     def _not_yet(self, what: str) -> None:
-        self.dockyard.notify(f"{what}: arrives with the containers engine", title="Not yet",
+        self.dockyard.notify(f"{what}: not in the TUI yet — use the CLI", title="Not yet",
                              severity="warning")
 
     # TODO(containers issue): the run form (image, name, ports, env, volumes,
@@ -82,26 +94,39 @@ class ContainersPane(ListPane):
     def action_run_new(self) -> None:
         self._not_yet("run")
 
+    def _selected(self) -> list[ContainerSummary]:
+        return [r.obj for r in self.selected_rows()]
+
     def action_stop_start(self) -> None:
-        self._not_yet("stop/start")
+        self.dockyard.container_action(
+            [("stop" if c.state in LIVE else "start", c.id) for c in self._selected()])
 
     def action_restart(self) -> None:
-        self._not_yet("restart")
+        self.dockyard.container_action([("restart", c.id) for c in self._selected()])
 
     def action_pause(self) -> None:
-        self._not_yet("pause")
+        chosen = self._selected()
+        if idle := [c.name for c in chosen if c.state not in ("running", "paused")]:
+            self.dockyard.notify(f"not running: {', '.join(idle)}", severity="warning")
+        self.dockyard.container_action(
+            [("unpause" if c.state == "paused" else "pause", c.id) for c in chosen
+             if c.state in ("running", "paused")])
 
     def action_delete(self) -> None:
-        self._not_yet("delete")
+        if chosen := self._selected():
+            self.dockyard.ask_delete_containers(chosen)
 
     def action_exec(self) -> None:
-        self._not_yet("exec")  # TODO: App.suspend() hands the terminal over
+        if c := self.current_container():
+            self.dockyard.exec_shell(c)
 
     def action_attach(self) -> None:
         self._not_yet("attach")
 
     def action_commit(self) -> None:
-        self._not_yet("commit")
+        if c := self.current_container():
+            self.dockyard.ask_commit(c)
 
     def action_logs(self) -> None:
-        self._not_yet("logs")
+        if c := self.current_container():
+            self.dockyard.show_logs(c)

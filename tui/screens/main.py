@@ -127,7 +127,7 @@ class MainScreen(Screen):
         self.query_one(StatusHeader).show_state(state)
         now = self.dockyard.clock()
         self.images_pane.set_images(state.images, now)
-        self.containers_pane.set_containers(state.containers, now)
+        self.containers_pane.set_containers(state.containers, state.images, now)
         if changed:
             self._layers_stale = self._disk_stale = True
         self._sync_layers_image()
@@ -135,6 +135,11 @@ class MainScreen(Screen):
 
     def show_layers(self, image_id: str, layers: list, total_images: int) -> None:
         self.layers_pane.set_layers(image_id, layers, total_images)
+
+    def mark_disk_stale(self) -> None:
+        """Reload the Disk pane now if it is showing, else when it next is."""
+        self._disk_stale = True
+        self._load_for_pane()
 
     def show_disk(self, usage: DiskUsage) -> None:
         self.disk_pane.set_usage(usage)

@@ -209,3 +209,18 @@ def test_network_none_by_default_host_when_asked(croot, tmp_path) -> None:  # no
     seen = set(run(croot, "net:1", "cat", "/host.txt").split())
     stable = {n for n in os.listdir("/sys/class/net") if not n.startswith(("veth", "dy"))}
     assert "lo" in seen and stable <= seen  # the host's own interfaces, not just lo
+
+
+def test_copy_heredocs_and_platform_args(croot, tmp_path) -> None:  # noqa: F811
+    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+        f"FROM --platform=$BUILDPLATFORM {IMAGE}\n"
+        "ARG TARGETARCH\n"
+        "ENV X=expanded\n"
+        "COPY <<EOF /x.txt\nhello $X\nEOF\n"
+        "COPY --chmod=600 <<-EOT /dir/\n\ttabbed\n\tEOT\n"
+        "RUN echo $TARGETARCH > /arch\n")})
+    build(croot, ctx, "-t", "hd:1")  # heredocs only: the context is never needed
+    out = run(croot, "hd:1", "sh", "-c", "cat /x.txt /dir/EOT /arch; stat -c %a /dir/EOT")
+    assert out.split("\n") == ["hello expanded", "tabbed", "amd64", "600", ""]
+    hist = [h["created_by"] for h in config_blob(croot, "hd:1")["history"][1:]]
+    assert hist[2:4] == ["COPY <<EOF /x.txt # buildkit", "COPY --chmod=600 <<EOT /dir/ # buildkit"]

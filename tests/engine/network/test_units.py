@@ -181,3 +181,24 @@ def test_inspect_network_settings(tmp_path) -> None:
     stopped = network_settings(str(tmp_path), {"NetworkMode": "mynet"}, running=False)
     assert (stopped["Ports"], list(stopped["Networks"]), stopped["IPAddress"]) == (
         {}, ["mynet"], "")
+
+
+def test_validate_refuses_what_docker_refuses_at_create(engine) -> None:
+    from engine.errors import NotFound
+    from engine.network.bridge import BridgeDriver
+    from engine.network.networks import Networks
+
+    drv = BridgeDriver(engine.store)
+    Networks(engine.store).create("mine", subnet="10.218.0.0/24")
+    drv.validate("bridge", publish=["8080:80", "53/udp"])
+    drv.validate("mine", aliases=["db"])
+    with pytest.raises(InvalidArgument, match="^network nope not found$"):
+        drv.validate("nope")
+    with pytest.raises(InvalidArgument, match="only supported for user-defined networks"):
+        drv.validate("bridge", aliases=["db"])
+    with pytest.raises(InvalidArgument, match="invalid containerPort: x"):
+        drv.validate("mine", publish=["x"])
+    with pytest.raises(InvalidArgument, match="port publishing and the container type"):
+        drv.validate("container:other", publish=["80"])
+    with pytest.raises(NotFound, match="No such container: other"):
+        drv.validate("container:other")

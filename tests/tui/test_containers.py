@@ -1,0 +1,217 @@
+"""Containers pane against real containers (busybox, crun, a temp root):
+every key does what it says, and the engine's state afterwards proves it."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.runtime.options import CreateOptions
+from tests.tui.conftest import MUSL_TAG, make_app, run, wait_for, wait_loaded
+from tui.screens.forms import CommitScreen, DeleteContainerScreen
+from tui.screens.logs import LogsScreen
+
+# network "none": the bridge network's reaper is a fire-and-forget Popen, whose
+# ResourceWarning filterwarnings=error turns into a failure in-process.
+# The loop exits at once on stop (sh as PID 1 ignores TERM unless it traps it).
+LOOP = "trap 'exit 0' TERM; echo hello; echo oops >&2; while :; do sleep 0.2; done"
+
+
+@pytest.fixture
+def ctr(loaded):
+    """busybox loaded and one running container "web"; all removed afterwards."""
+    cid = loaded.create(CreateOptions(image=MUSL_TAG, command=["sh", "-c", LOOP], name="web",
+                                      network="none"))
+    loaded.start(cid)
+    yield loaded, cid
+    for c in loaded.containers(all=True):
+        loaded.remove_container(c.id, force=True)
+
+
+def state(engine, cid: str) -> str:
+    return next(c.state for c in engine.containers(all=True) if c.id == cid)
+
+
+async def open_pane(pilot, cid: str):
+    await wait_loaded(pilot)
+    await pilot.press("1")
+    pane = pilot.app.main.containers_pane
+    await wait_for(pilot, lambda: pane.current_row() is not None, "a container row")
+    pane.select_key(cid)
+    await pilot.pause()
+    return pane
+
+
+def test_rows_show_status_ports_and_size(ctr):
+    engine, cid = ctr
+
+    async def go():
+        app = make_app(engine, clock=lambda: engine.containers()[0].started_at + 180)
+        async with app.run_test(size=(160, 48)) as pilot:
+            pane = await open_pane(pilot, cid)
+            row = pane.current_row()
+            assert row.cells[0] == "web" and row.cells[1] == cid[:12]
+            assert row.cells[3].plain == "Up 3 minutes"
+            assert row.obj.size_rw is not None and row.cells[7] != "—"
+            pane.filter_input.value = "status=exited"
+            await pilot.pause()
+            assert pane.shown == []
+            pane.filter_input.value = f"ancestor={MUSL_TAG}"
+            await pilot.pause()
+            assert [r.key for r in pane.shown] == [cid]
+    run(go())
+
+
+def test_stop_start_restart_pause(ctr):
+    engine, cid = ctr
+
+    async def go():
+        app = make_app(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = await open_pane(pilot, cid)
+
+            async def until(want: str) -> None:
+                await wait_for(pilot, lambda: state(engine, cid) == want, want, timeout=20)
+                await wait_for(pilot, lambda: pane.current_row().obj.state == want,
+                               f"the pane showing {want}", timeout=5)
+
+            await pilot.press("p")
+            await until("paused")
+            assert "(Paused)" in pane.current_row().cells[3].plain
+            await pilot.press("p")
+            await until("running")
+            await pilot.press("s")
+            await until("exited")
+            await pilot.press("s")
+            await until("running")
+            before = next(c.started_at for c in engine.containers() if c.id == cid)
+            await pilot.press("r")
+            await wait_for(pilot, lambda: next(c.started_at for c in engine.containers()
+                                                 if c.id == cid) > before, "a restart", 20)
+            assert state(engine, cid) == "running"
+    run(go())
+
+
+def test_delete_asks_then_removes(ctr):
+    engine, cid = ctr
+
+    async def go():
+        app = make_app(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_pane(pilot, cid)
+            await pilot.press("d")
+            assert isinstance(app.screen, DeleteContainerScreen)
+            await pilot.press("n")  # cancel: nothing changes
+            assert state(engine, cid) == "running"
+            await pilot.press("d", "v")
+            assert app.screen.volumes is True
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not engine.containers(all=True), "removal", 20)
+    run(go())
+
+
+def test_logs_screen_tail_follow_and_timestamps(ctr):
+    engine, cid = ctr
+
+    async def go():
+        app = make_app(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_pane(pilot, cid)
+            await wait_for(pilot, lambda: len(list(engine.logs(cid))) >= 2, "log lines")
+            await pilot.press("l")
+            screen = app.screen
+            assert isinstance(screen, LogsScreen)
+            await wait_for(pilot, lambda: len(screen.lines) >= 2, "lines on screen")
+            assert [(ln.stream, ln.text.strip()) for ln in screen.lines[:2]] == [
+                ("stdout", "hello"), ("stderr", "oops")]
+            await pilot.press("t")
+            assert screen.timestamps
+            assert screen.lines[0].time[:4] in screen.query_one("RichLog").lines[0].text
+            await pilot.press("escape")
+            assert not isinstance(app.screen, LogsScreen)
+    run(go())
+
+
+def test_commit_makes_an_image_and_selects_it(ctr):
+    engine, cid = ctr
+
+    async def go():
+        app = make_app(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_pane(pilot, cid)
+            await pilot.press("c")
+            assert isinstance(app.screen, CommitScreen)
+            await pilot.press(*"snap:1", "enter", *"from web", "enter")
+            await wait_for(pilot, lambda: "snap:1" in {t for i in engine.images()
+                                                       for t in i.repo_tags}, "the image")
+            images = app.main.images_pane
+            await wait_for(pilot, lambda: (images.current_ref() is not None
+                                           and images.current_ref().ref == "snap:1"),
+                           "the new image selected")
+            assert app.main.current == "images"
+            img = next(i for i in engine.images() if "snap:1" in i.repo_tags)
+            assert engine.history(img.id)[0].comment == "from web"
+    run(go())
+
+
+def test_exec_builds_the_cli_command(ctr):
+    engine, cid = ctr
+
+    async def go():
+        app = make_app(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = await open_pane(pilot, cid)
+            argv = app.exec_command(pane.current_container())
+            assert argv[-4:] == ["exec", "-it", cid[:12], "sh"]
+            assert argv[argv.index("--root") + 1] == str(engine.root)
+            # without a real terminal, e says what to run instead of hanging
+            await pilot.press("e")
+            assert app.focused is pane.table and state(engine, cid) == "running"
+    run(go())
+
+
+def tags(engine) -> set[str]:
+    return {t for i in engine.images() for t in i.repo_tags}
+
+
+def test_disk_prune_previews_exact_bytes_then_frees_them(ctr, tmp_path):
+    engine, cid = ctr
+    from tests.tui.conftest import KANIKO_TAG
+    from tui.screens.prune import PruneScreen
+
+    async def go():
+        engine.stop(cid, timeout=10)
+        app = make_app(engine)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_loaded(pilot)
+            await pilot.press("4")
+            disk = app.main.disk_pane
+            await wait_for(pilot, lambda: disk.usage is not None, "disk usage")
+            names = [c.name for c in disk.usage.df.categories]
+            assert names[:3] == ["Images", "Containers", "Local Volumes"]
+            # nothing dangling: the dialog says so and y does nothing
+            await pilot.press("p")
+            screen = app.screen
+            assert isinstance(screen, PruneScreen)
+            await wait_for(pilot, lambda: screen.report is not None, "the dry run")
+            assert screen.report.deleted == []
+            # -a: the kaniko image has no container, busybox has one (stopped)
+            await pilot.press("a")
+            await wait_for(pilot, lambda: screen.report is not None, "the -a dry run")
+            preview = screen.report
+            assert f"untagged: {KANIKO_TAG}" in preview.deleted and preview.reclaimed > 0
+            assert tags(engine) == {MUSL_TAG, KANIKO_TAG}  # a dry run changes nothing
+            await pilot.press("y")
+            await wait_for(pilot, lambda: KANIKO_TAG not in tags(engine), "the prune")
+            await wait_for(pilot, lambda: disk.query_one(".disk-freed").display, "freed")
+            from engine.humanize import size_text
+            assert size_text(preview.reclaimed) in str(disk.query_one(".disk-freed").render())
+            # stopped containers
+            await pilot.press("p", "c")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.report is not None
+                           and screen.kind == "containers", "the containers dry run")
+            assert screen.report.deleted == [cid]
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not engine.containers(all=True), "container prune")
+            await wait_for(pilot, lambda: len(disk.shown) == 1, "the pane refreshed")
+    run(go())
