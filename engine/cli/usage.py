@@ -215,6 +215,7 @@ def system_prune_cmd(force, filters, dry_run, all_images, volumes):
         parse_prune_filters,
         prune_containers,
         prune_images,
+        prune_networks,
         prune_volumes,
     )
 
@@ -232,6 +233,9 @@ def system_prune_cmd(force, filters, dry_run, all_images, volumes):
     rep = prune_containers(eng, filters=f, dry_run=dry_run)
     _report("Containers", rep, dry_run)
     total += rep.reclaimed
+    rep = prune_networks(eng, filters={k: v for k, v in f.items() if k != "until"},
+                         dry_run=dry_run)
+    _report("Networks", rep, dry_run)
     if volumes:
         rep = prune_volumes(eng, filters={k: v for k, v in f.items() if k != "until"},
                             dry_run=dry_run)

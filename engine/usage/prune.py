@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ..errors import InvalidArgument
+from ..errors import EngineError, InvalidArgument
 from ..filters import parse_until
 from ..snapshots.overlay import remove_tree
 from ..store.events import emit
@@ -173,4 +173,24 @@ def prune_volumes(engine, *, all_volumes: bool = False,  # noqa: ANN001
             vols.remove(v.name)
         rep.deleted.append(v.name)
         rep.reclaimed += size
+    return rep
+
+
+def prune_networks(engine, *, filters: dict[str, list[str]] | None = None,  # noqa: ANN001
+                   dry_run: bool = False) -> PruneReport:
+    """User networks no container is attached to (``bridge``, ``host``, ``none`` stay)."""
+    from ..network.networks import Networks
+
+    filters = filters or {}
+    rep = PruneReport(dry_run=dry_run)
+    nets = Networks(engine.store)
+    for net in nets.prune(dry_run=True):
+        if not _label_match(getattr(net, "labels", {}) or {}, filters):
+            continue
+        if not dry_run:
+            try:
+                nets.remove(net.id)
+            except EngineError:
+                continue
+        rep.deleted.append(net.name)
     return rep

@@ -154,3 +154,14 @@ def test_layer_sharing_names_images_and_containers(store) -> None:
         assert musl.containers == (stopped,)
     finally:
         eng.close()
+
+
+def test_system_prune_takes_unused_networks_and_stopped_containers(store) -> None:
+    dockyard(store, "network", "create", "spare")
+    dry = dockyard(store, "system", "prune", "--dry-run").stdout.decode()
+    assert "Would delete Networks:\nspare" in dry and "Would delete Containers:" in dry
+    assert "spare" in dockyard(store, "network", "ls").stdout.decode()  # dry: still there
+    real = dockyard(store, "system", "prune", "-f").stdout.decode()
+    assert reclaimed(real.encode()) == reclaimed(dry.encode())
+    assert "spare" not in dockyard(store, "network", "ls").stdout.decode()
+    assert dockyard(store, "ps", "-aq").stdout == b""
