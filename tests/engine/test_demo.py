@@ -12,5 +12,6 @@ def test_demo_image_is_real_and_runs(engine, root) -> None:
     assert ensure_demo(engine) is None  # idempotent
     cfg = engine.image_config("busybox")
     assert cfg["config"]["Cmd"] == ["sh"]
-    r = dockyard(root, "run", "--rm", "busybox", "sh", "-c", "id -un; ls /bin/ls; grep -c : /etc/group")
+    r = dockyard(root, "run", "--rm", "busybox", "sh", "-c",
+                 "id -un; ls /bin/ls; grep -c : /etc/group")
     assert r.stdout.decode().split() == ["root", "/bin/ls", "7"]
