@@ -4,7 +4,8 @@
 
 A temp root gets real images: the shared fixture images when they are there
 (busybox musl/glibc, the kaniko-built one), two generated images that share
-a base layer, and a second tag, so each pane has something to show.  The
+a base layer, a second tag, and (as root) a running and an exited
+container, so each pane has something to show.  The
 app runs headless (``App.run_test``) and each pane is saved with
 ``App.save_screenshot`` as ``<pane>.svg`` (plus ``<pane>-80x24.svg``).
 """
@@ -52,6 +53,34 @@ def populate(engine: Engine, tmp: Path) -> None:
         engine.tag(first.repo_tags[0], first.repo_tags[0].rpartition(":")[0] + ":latest")
 
 
+def run_containers(engine: Engine) -> list[str]:
+    """A running container that writes logs and grows its writable layer, and
+    an exited one, so the Containers pane has rows (needs root and crun/runc;
+    without them the pane shows its empty state)."""
+    from engine.errors import EngineError
+    from engine.runtime.options import CreateOptions
+
+    image = next((t for i in engine.images() for t in i.repo_tags
+                  if t.startswith("busybox")), "")
+    if not image:
+        return []
+    made = []
+    try:
+        web = engine.create(CreateOptions(image=image, name="web", network="none", command=[
+            "sh", "-c", "trap 'exit 0' TERM; i=0; while :; do i=$((i+1)); "
+            "echo request $i; head -c 4096 /dev/zero >> /tmp/cache.bin; sleep 0.5; done"]))
+        made.append(web)
+        engine.start(web)
+        job = engine.create(CreateOptions(image=image, name="migrate", network="none",
+                                          command=["sh", "-c", "echo migrated; exit 3"]))
+        made.append(job)
+        engine.start(job)
+        engine.wait(job)
+    except (EngineError, OSError) as e:
+        print(f"containers skipped: {e}", file=sys.stderr)
+    return made
+
+
 async def shoot(engine: Engine, out: Path, size: tuple[int, int], suffix: str) -> list[Path]:
     app = DockyardApp(engine, poll_interval=0.1)
     saved = []
@@ -90,8 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="dockyard-shots-") as tmp:
         with Engine(str(Path(tmp) / "root")) as engine:
             populate(engine, Path(tmp))
-            saved = asyncio.run(shoot(engine, out, (width, height), ""))
-            saved += asyncio.run(shoot(engine, out, (80, 24), "-80x24"))
+            made = run_containers(engine)
+            try:
+                saved = asyncio.run(shoot(engine, out, (width, height), ""))
+                saved += asyncio.run(shoot(engine, out, (80, 24), "-80x24"))
+            finally:
+                for cid in made:
+                    engine.remove_container(cid, force=True)
     for path in saved:
         print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
     return 0

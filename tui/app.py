@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from engine import ContainerSummary, Engine
 from engine.cli.output import size_text
 from engine.errors import EngineError
+from engine.runtime.options import CreateOptions
 
 from .config import Config, load_config
 from .model import ImageRef
@@ -34,13 +35,14 @@ from .panes.disk import DiskPane
 from .panes.images import ImagesPane
 from .panes.layers import LayersPane
 from .screens.dialogs import ConfirmScreen, ErrorScreen, TagScreen
-from .screens.forms import CommitRequest, CommitScreen, DeleteContainerScreen
+from .screens.forms import CommitRequest, CommitScreen, DeleteContainerScreen, RunScreen
 from .screens.help import HelpScreen
 from .screens.logs import LogsScreen
 from .screens.main import PANES, MainScreen
 from .screens.prune import PruneScreen
 from .screens.viewers import CLOSE, HistoryScreen, InspectScreen
 from .state import (
+    AnalysisLoaded,
     ContainerChanged,
     ContainerCommitted,
     DeletePlanned,
@@ -53,6 +55,7 @@ from .state import (
     LayersLoaded,
     Pruned,
     StateLoaded,
+    WritableSampled,
 )
 from .workers import EngineWorkers
 
@@ -150,6 +153,13 @@ class DockyardApp(EngineWorkers, App[None]):
     def on_layers_loaded(self, message: LayersLoaded) -> None:
         self.main.show_layers(message.image_id, message.layers, message.total_images)
 
+    def on_analysis_loaded(self, message: AnalysisLoaded) -> None:
+        self.main.layers_pane.set_analysis(message.image_id, message.analysis)
+
+    def on_writable_sampled(self, message: WritableSampled) -> None:
+        self.main.containers_pane.show_sample(message.container_id, message.sample,
+                                              message.sizes)
+
     def on_disk_loaded(self, message: DiskLoaded) -> None:
         self.main.show_disk(message.usage)
 
@@ -233,6 +243,13 @@ class DockyardApp(EngineWorkers, App[None]):
             [c.name for c in containers if c.state in ("running", "paused", "restarting")]),
             answered)
 
+    def ask_run(self, image: str = "") -> None:
+        def answered(opts: CreateOptions | None) -> None:
+            if opts is not None:
+                self.run_container(opts)
+
+        self.push_screen(RunScreen(image), answered)
+
     def ask_commit(self, c: ContainerSummary) -> None:
         def answered(req: CommitRequest | None) -> None:
             if req is not None:
@@ -264,7 +281,9 @@ class DockyardApp(EngineWorkers, App[None]):
         self.request_refresh()
 
     def on_container_changed(self, message: ContainerChanged) -> None:
-        done = {"stop": "Stopped", "start": "Started", "restart": "Restarted",
+        if message.verb == "run":
+            self.main.containers_pane.select_key(message.container_id)
+        done = {"run": "Started", "stop": "Stopped", "start": "Started", "restart": "Restarted",
                 "pause": "Paused", "unpause": "Unpaused", "remove": "Removed"}
         self.notify(f"{done.get(message.verb, message.verb)} {message.container_id[:12]}",
                     timeout=3)
@@ -296,7 +315,7 @@ class DockyardApp(EngineWorkers, App[None]):
             ("Logs", own(LogsScreen)),
             ("Prune", own(PruneScreen)),
             ("Dialogs", own(ConfirmScreen) + own(TagScreen) + own(ErrorScreen)
-             + own(DeleteContainerScreen) + own(CommitScreen)
+             + own(DeleteContainerScreen) + own(CommitScreen) + own(RunScreen)
              + [b for b in CLOSE if isinstance(b, Binding)] + own(HelpScreen)),
         ]
 
@@ -311,6 +330,18 @@ class DockyardApp(EngineWorkers, App[None]):
             getattr(main.images_pane, f"action_{action}")()
         return run
 
+    def _on_container(self, action: str) -> Callable[[], None]:
+        def run() -> None:
+            main = self.main
+            if main.current != "containers":
+                main.action_show_pane("containers")
+            pane = main.containers_pane
+            if action != "run_new" and pane.current_row() is None:
+                self.notify("No container selected", severity="warning")
+                return
+            getattr(pane, f"action_{action}")()
+        return run
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for pane_id, title in PANES.items():
             yield SystemCommand(f"pane: {title.lower()}", f"Show the {title} pane",
@@ -322,6 +353,19 @@ class DockyardApp(EngineWorkers, App[None]):
                                 ("history", "Show how the selected image was built"),
                                 ("inspect", "Show the selected image's JSON")):
             yield SystemCommand(f"image: {verb}", help_text, self._on_image(verb))
+        yield SystemCommand("image: prune", "Remove dangling (or all unused) images, dry run first",
+                            lambda: self.ask_prune("images"))
+        for verb, action, help_text in (
+                ("run", "run_new", "Run a new container (the run form)"),
+                ("stop/start", "stop_start", "Stop the selected container, or start it"),
+                ("restart", "restart", "Restart the selected container"),
+                ("pause/unpause", "pause", "Pause the selected container, or unpause it"),
+                ("delete", "delete", "Remove the selected container (rm -f, -v optional)"),
+                ("logs", "logs", "Show the selected container's logs"),
+                ("commit", "commit", "Make an image from the selected container"),
+                ("exec", "exec", "Open a shell in the selected container"),
+                ("writable layer", "writable", "Live size of the writable layer")):
+            yield SystemCommand(f"container: {verb}", help_text, self._on_container(action))
         yield SystemCommand("image: show dangling", "Filter the Images pane to dangling images",
                             self._filter_dangling)
         yield SystemCommand("list: filter", "Filter the focused list", self._open_filter)

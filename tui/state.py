@@ -191,3 +191,23 @@ class Pruned(Message):
         super().__init__()
         self.kind = kind
         self.report = report
+
+
+class AnalysisLoaded(Message):
+    """``image analyze`` for the Layers pane (engine.usage.analyze.Analysis)."""
+
+    def __init__(self, image_id: str, analysis: Any) -> None:
+        super().__init__()
+        self.image_id = image_id
+        self.analysis = analysis
+
+
+class WritableSampled(Message):
+    """One writable-layer sample (engine.usage.sampler.Sample) and the sizes
+    of the samples kept so far, oldest first, for the sparkline."""
+
+    def __init__(self, container_id: str, sample: Any, sizes: list[int]) -> None:
+        super().__init__()
+        self.container_id = container_id
+        self.sample = sample
+        self.sizes = sizes

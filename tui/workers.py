@@ -27,6 +27,7 @@ from engine.images.reference import parse
 
 from .plan import plan_delete
 from .state import (
+    AnalysisLoaded,
     ContainerChanged,
     ContainerCommitted,
     DeletePlanned,
@@ -39,6 +40,7 @@ from .state import (
     LayersLoaded,
     Pruned,
     StateLoaded,
+    WritableSampled,
     load_disk_usage,
     load_state,
     prune,
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from textual.message import Message
 
     from engine import Engine
+    from engine.runtime.options import CreateOptions
 
     from .model import ImageRef
 
@@ -106,6 +109,10 @@ class EngineWorkers:
         layers = self.engine.image_layers(image_id)
         total = len(self.engine.images())
         self.post_message(LayersLoaded(image_id, layers, total))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="layers.analyze")
+    def load_analysis(self, image_id: str) -> None:
+        self.post_message(AnalysisLoaded(image_id, self.engine.image_analyze(image_id)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="disk")
     def load_disk(self) -> None:
@@ -179,4 +186,29 @@ class EngineWorkers:
     @work(thread=True, exclusive=True, exit_on_error=False, group="disk.prune")
     def run_prune(self, kind: str) -> None:
         self.post_message(Pruned(kind, prune(self.engine, kind, dry_run=False)))
+        self.request_refresh()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="container.sample")
+    def sample_writable(self, container_id: str) -> None:
+        """Sample the container's writable layer every second (at most
+        ``refresh_interval``) until another container is picked or the App stops."""
+        worker = get_current_worker()
+        sampler = self.engine.writable_sampler(container_id)
+        try:
+            while not worker.is_cancelled and not self._stopping.is_set():
+                sample = sampler.sample()
+                sizes = [s.apparent for s in sampler.history]
+                self.post_message(WritableSampled(container_id, sample, sizes))
+                self._stopping.wait(min(self.refresh_interval, 1.0))
+        finally:
+            sampler.close()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="container.run")
+    def run_container(self, opts: CreateOptions) -> None:
+        """``run -d``: create, then start; a failed start leaves the created
+        container, as docker does."""
+        cid = self.engine.create(opts)
+        self.request_refresh()
+        self.engine.start(cid)
+        self.post_message(ContainerChanged("run", cid))
         self.request_refresh()

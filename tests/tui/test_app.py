@@ -367,6 +367,27 @@ def test_layers_pane_follows_the_selected_image(engine, tmp_path):
     run(go())
 
 
+def test_layers_pane_shows_efficiency_and_waste(loaded):
+    async def go():
+        app = make_app(loaded)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_loaded(pilot)
+            await select_ref(pilot, KANIKO_TAG)
+            await pilot.press("3")
+            layers = app.main.layers_pane
+            await wait_for(pilot, lambda: layers.analysis is not None, "the analysis")
+            want = loaded.image_analyze(KANIKO_TAG)
+            got = layers.analysis
+            assert (got.dive.efficiency, got.dive.wasted_bytes, got.reclaimable_bytes) == (
+                want.dive.efficiency, want.dive.wasted_bytes, want.reclaimable_bytes)
+            assert want.reclaimable_bytes > 0
+            text = screen_text(app)
+            assert f"Efficiency {want.dive.efficiency * 100:.1f}%" in text
+            worst = max(want.by_step, key=lambda s: s.bytes)
+            assert f"#{worst.step} " in text
+    run(go())
+
+
 def test_containers_and_disk_panes(loaded):
     async def go():
         app = make_app(loaded)

@@ -3,7 +3,10 @@ every key does what it says, and the engine's state afterwards proves it."""
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
+from textual.widgets import Input, Select
 
 from engine.runtime.options import CreateOptions
 from tests.tui.conftest import MUSL_TAG, make_app, run, wait_for, wait_loaded
@@ -214,4 +217,99 @@ def test_disk_prune_previews_exact_bytes_then_frees_them(ctr, tmp_path):
             await pilot.press("y")
             await wait_for(pilot, lambda: not engine.containers(all=True), "container prune")
             await wait_for(pilot, lambda: len(disk.shown) == 1, "the pane refreshed")
+    run(go())
+
+
+def test_live_writable_layer_panel(loaded):
+    grow = "trap 'exit 0' TERM; while :; do head -c 2048 /dev/zero >> /tmp/grow.bin; " \
+           "sleep 0.2; done"
+    cid = loaded.create(CreateOptions(image=MUSL_TAG, command=["sh", "-c", grow], name="grow",
+                                      network="none"))
+    loaded.start(cid)
+
+    async def go():
+        app = make_app(loaded)
+        async with app.run_test(size=(100, 30)) as pilot:
+            pane = await open_pane(pilot, cid)
+            await pilot.press("w")
+            assert pane.sampling == cid
+            await wait_for(pilot, lambda: pane.last_sample is not None
+                           and any(p.endswith("/tmp/grow.bin")
+                                   for p, _ in pane.last_sample.growing), "growth", 15)
+            assert pane.query_one(".rw-spark").data
+            # the panel agrees with a full scan of the same layer, give or take
+            # what the loop wrote in between
+            real = loaded.writable_usage(cid).apparent
+            assert 0 < pane.last_sample.apparent <= real
+            await pilot.press("w")
+            assert pane.sampling is None and not pane.query_one(".rw-live").display
+
+    try:
+        run(go())
+    finally:
+        loaded.remove_container(cid, force=True)
+
+
+def test_run_form_creates_and_starts_a_container(loaded, root):
+    """On the default (bridge) network: removed through the CLI, so the
+    network reaper's Popen lives in another process."""
+    from tests.conftest import dockyard
+    from tui.screens.forms import RunScreen
+
+    async def go():
+        app = make_app(loaded)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await wait_loaded(pilot)
+            pane = app.main.images_pane
+            pane.select_key(next(r.key for r in pane.shown if r.obj.ref == MUSL_TAG))
+            await pilot.pause()
+            await pilot.press("n")  # from the Images pane: that image
+            form = app.screen
+            assert isinstance(form, RunScreen)
+            assert form.query_one("#image", Input).value == MUSL_TAG
+            await pilot.press("escape")
+            await pilot.press("1", "n")  # from the Containers pane: the same suggestion
+            form = app.screen
+            assert isinstance(form, RunScreen)
+            assert form.query_one("#image", Input).value == MUSL_TAG
+            form.query_one("#name", Input).value = "api"
+            form.query_one("#command", Input).value = f"sh -c {shlex.quote(LOOP)}"
+            form.query_one("#env", Input).value = "A=1, B=two"
+            form.query_one("#restart", Select).value = "unless-stopped"
+            await pilot.pause()
+            await pilot.click("#ok")
+            await wait_for(pilot, lambda: any(c.name == "api" and c.state == "running"
+                                              for c in loaded.containers()), "api running", 20)
+            data = loaded.container_inspect("api")
+            assert {"A=1", "B=two"} <= set(data["Config"]["Env"])
+            assert data["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+            ctrs = app.main.containers_pane
+            await wait_for(pilot, lambda: ctrs.current_container() is not None
+                           and ctrs.current_container().name == "api", "api selected")
+
+    try:
+        run(go())
+    finally:
+        ids = [c.id for c in loaded.containers(all=True)]
+        if ids:
+            dockyard(root, "rm", "-f", *ids, check=False)
+
+
+def test_palette_container_verbs_and_image_prune_key(ctr):
+    engine, cid = ctr
+    from tui.screens.prune import PruneScreen
+
+    async def go():
+        app = make_app(engine)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_pane(pilot, cid)
+            await pilot.press("2")
+            commands = {c.title: c for c in app.get_system_commands(app.main)}
+            assert {"container: run", "container: logs", "image: prune"} <= set(commands)
+            commands["container: stop/start"].callback()  # from another pane
+            assert app.main.current == "containers"
+            await wait_for(pilot, lambda: state(engine, cid) == "exited", "stopped", 20)
+            await pilot.press("2", "p")
+            assert isinstance(app.screen, PruneScreen) and app.screen.kind == "images"
+            await pilot.press("n")
     run(go())

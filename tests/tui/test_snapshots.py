@@ -8,11 +8,23 @@ in the header.  Update after a deliberate change with
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from tests.tui.conftest import KANIKO_TAG, SHARED_TAGS, load_fixtures, make_app, wait_for
+from engine.runtime.options import CreateOptions
+from tests.tui.conftest import (
+    FROZEN_NOW,
+    KANIKO_TAG,
+    MUSL_TAG,
+    SHARED_TAGS,
+    load_fixtures,
+    make_app,
+    wait_for,
+)
 
 SIZES = [(80, 24), (160, 48)]
+PINNED_IDS = {"web": "a1b2c3d4e5f6" * 6, "job": "0f1e2d3c4b5a" * 6}
 
 
 class PinnedEngine:
@@ -20,9 +32,25 @@ class PinnedEngine:
 
     def __init__(self, real) -> None:
         self._real = real
+        self._ids: dict[str, str] = {}
 
     def __getattr__(self, name: str):
         return getattr(self._real, name)
+
+    def containers(self, **kw) -> list:
+        """Containers with pinned IDs and times (the ones ``ctrs`` made)."""
+        out = []
+        for n, c in enumerate(self._real.containers(**kw)):
+            pinned = PINNED_IDS.get(c.name, f"{n:x}" * 64)[:64]
+            self._ids[pinned] = c.id
+            up = c.state in ("running", "paused")
+            out.append(replace(c, id=pinned, created=FROZEN_NOW - 3600,
+                               started_at=FROZEN_NOW - 180 if up else FROZEN_NOW - 3600,
+                               finished_at=0.0 if up else FROZEN_NOW - 600))
+        return out
+
+    def container_size(self, ref: str) -> tuple[int, int]:
+        return self._real.container_size(self._ids.get(ref, ref))
 
     def info(self) -> dict:
         return {**self._real.info(), "DockyardRootDir": "/var/lib/dockyard",
@@ -51,6 +79,7 @@ def layers_of(ref: str, steps: int):
         await pilot.press("3")
         layers = pilot.app.main.layers_pane
         await wait_for(pilot, lambda: len(layers.shown) == steps, "layers")
+        await wait_for(pilot, lambda: layers.analysis is not None, "the analysis")
         await pilot.pause()
     return run_before
 
@@ -84,3 +113,35 @@ def disk_pane():
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_disk_pane(snap_compare, pinned, size):
     assert snap_compare(make_app(pinned), terminal_size=size, run_before=disk_pane())
+
+
+@pytest.fixture
+def ctrs(pinned):
+    """A running container "web" and an exited one "job" (network none)."""
+    real = pinned._real
+    web = real.create(CreateOptions(image=MUSL_TAG, name="web", network="none", command=[
+        "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.2; done"]))
+    real.start(web)
+    job = real.create(CreateOptions(image=MUSL_TAG, name="job", network="none",
+                                    command=["true"]))
+    real.start(job)
+    real.wait(job)
+    yield pinned
+    for c in real.containers(all=True):
+        real.remove_container(c.id, force=True)
+
+
+def containers_pane():
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: app.main.images_pane.loaded, "images")
+        await pilot.press("1")
+        pane = app.main.containers_pane
+        await wait_for(pilot, lambda: len(pane.shown) == 2, "container rows")
+        await pilot.pause()
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_containers_pane(snap_compare, ctrs, size):
+    assert snap_compare(make_app(ctrs), terminal_size=size, run_before=containers_pane())

@@ -100,3 +100,57 @@ def test_delete_an_image_in_a_real_terminal(engine, root, tmp_path):
     finally:
         if shutil.which("tmux"):
             subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)
+
+
+@pytest.mark.slow
+def test_exec_stop_and_commit_a_container_in_a_real_terminal(engine, root, tmp_path):
+    """``e`` hands the terminal to ``dockyard exec -it ID sh`` and comes
+    back; ``s`` stops the container; ``c`` commits it."""
+    from tests.conftest import dockyard
+
+    need_tool("tmux")
+    if os.geteuid() != 0:
+        pytest.skip("dockyard runs as root")
+    load_fixtures(engine, tmp_path)
+    loop = "trap 'exit 0' TERM; while :; do sleep 0.2; done"
+    cid = dockyard(root, "run", "-d", "--name", "web", "--network", "none", MUSL_TAG,
+                   "sh", "-c", loop).stdout.decode().strip()
+    home = tmp_path / "home"
+    home.mkdir()
+    tmux = Tmux(f"dockyard-exec-{os.getpid()}")
+    env = {"DOCKYARD_ROOT": str(root), "HOME": str(home), "TERM": "xterm-256color",
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    cmd = " ".join([*(f"{k}={v}" for k, v in env.items()), *dockyard_command()])
+    tmux("new-session", "-d", "-s", "dy", "-x", "100", "-y", "30", "-c", str(REPO), cmd)
+    try:
+        tmux.wait_for(KANIKO_TAG.split(":")[0])
+        tmux.keys("1")
+        tmux.wait_for("Up ")
+        tmux.keys("e")
+        tmux.wait_for("/ #")  # busybox sh, in the container
+        tmux.keys("-l", "echo from-exec > /tmp/mark; exit")
+        tmux.keys("Enter")
+        tmux.wait_for("Containers  1 container")  # back in the TUI
+        assert any(c.path == "/tmp/mark" for c in engine.diff(cid))
+        tmux.keys("s")
+        tmux.wait_for("Exited (0)")
+        assert engine.containers()[0].state == "exited"
+        tmux.keys("c")
+        tmux.wait_for("Commit web")
+        tmux.keys("-l", "snap:exec")
+        tmux.wait_for("snap:exec")
+        tmux.keys("Enter")  # on to the message, as a person would: then Enter again
+        time.sleep(0.5)
+        tmux.keys("-l", "via tmux")
+        tmux.wait_for("via tmux")
+        tmux.keys("Enter")
+        deadline = time.monotonic() + 10
+        while "snap:exec" not in {t for i in engine.images() for t in i.repo_tags}:
+            assert time.monotonic() < deadline, f"no commit; the screen:\n{tmux.screen()}"
+            time.sleep(0.1)
+        tmux.wait_for("Images")
+        tmux.keys("q")
+    finally:
+        if shutil.which("tmux"):
+            subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)
+        dockyard(root, "rm", "-f", cid, check=False)

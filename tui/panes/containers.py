@@ -9,12 +9,17 @@ delete (confirm, ``-v``), ``l`` logs, ``c`` commit, ``e`` exec a shell
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
 
 from engine import ContainerSummary, ImageSummary
 from engine.filters import Filters, match_text
+from engine.humanize import size_text
 
 from ..model import CONTAINER_FILTERS, Col, Row, container_matcher, container_rows
 from .base import ListPane, sort_bindings
@@ -51,9 +56,8 @@ class ContainersPane(ListPane):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "run_new", "run", id="container.run"),
-        # TODO(containers issue): each of these calls an App worker
-        # (engine.start/stop/restart/pause/remove/exec/attach/commit/logs)
-        # and then a refresh, as the Images pane's actions do.
+        # TODO(containers issue): a attach, the CPU % and memory columns (from
+        # stats_sample in a worker) and enter → details (stats, inspect, diff).
         Binding("s", "stop_start", "stop/start", id="container.stop_start"),
         Binding("r", "restart", "restart", id="container.restart"),
         Binding("p", "pause", "pause", id="container.pause"),
@@ -62,12 +66,64 @@ class ContainersPane(ListPane):
         Binding("a", "attach", "attach", id="container.attach", show=False),
         Binding("c", "commit", "commit", id="container.commit", show=False),
         Binding("l", "logs", "logs", id="container.logs"),
+        Binding("w", "writable", "rw live", id="container.writable", show=False),
         *sort_bindings("containers", COLUMNS),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._matcher = container_matcher((), ())
+        self.sampling: str | None = None  # the container the live panel follows
+        self.last_sample: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield from super().compose()
+        with Vertical(classes="rw-live"):
+            yield Static("", classes="rw-text")
+            yield Sparkline([], classes="rw-spark")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(".rw-live").display = False
+
+    # -- the live writable layer (w) ---------------------------------------------
+    def action_writable(self) -> None:
+        panel = self.query_one(".rw-live")
+        panel.display = not panel.display
+        if panel.display:
+            self.follow_selection()
+        else:
+            self.sampling = None
+            self.app.workers.cancel_group(self.app, "container.sample")
+
+    def follow_selection(self) -> None:
+        """Point the live panel at the container under the cursor."""
+        if not self.query_one(".rw-live").display:
+            return
+        c = self.current_container()
+        if c is None or c.id == self.sampling:
+            return
+        self.sampling, self.last_sample = c.id, None
+        self.query_one(".rw-text", Static).update(Text(f"{c.name}: sampling…", style="dim"))
+        self.query_one(".rw-spark", Sparkline).data = []
+        self.dockyard.sample_writable(c.id)
+
+    def show_sample(self, container_id: str, sample: Any, sizes: list[int]) -> None:
+        if container_id != self.sampling:
+            return  # a late sample of the container shown before
+        self.last_sample = sample
+        c = next((r.obj for r in self._rows if r.key == container_id), None)
+        rate = f"{'+' if sample.rate >= 0 else '-'}{size_text(abs(sample.rate))}/s"
+        t = Text.assemble((c.name if c else container_id[:12], "bold"), "  writable layer ",
+                          (size_text(sample.apparent), "bold"), "  ",
+                          (rate, "green" if sample.rate <= 0 else "yellow"),
+                          f"  {sample.files} files")
+        for path, added in sample.growing[:3]:
+            t.append(f"\n  +{size_text(added)} ", style="yellow")
+            t.append(path)
+        t.no_wrap, t.overflow = True, "ellipsis"
+        self.query_one(".rw-text", Static).update(t)
+        self.query_one(".rw-spark", Sparkline).data = [float(x) for x in sizes]
 
     @property
     def dockyard(self) -> DockyardApp:
@@ -89,10 +145,9 @@ class ContainersPane(ListPane):
         self.dockyard.notify(f"{what}: not in the TUI yet — use the CLI", title="Not yet",
                              severity="warning")
 
-    # TODO(containers issue): the run form (image, name, ports, env, volumes,
-    # limits, restart policy) as a screen in tui/screens/.
+    # TODO(containers issue): limits (--memory, --cpus) in the run form.
     def action_run_new(self) -> None:
-        self._not_yet("run")
+        self.dockyard.ask_run(self.dockyard.main.selected_image_ref())
 
     def _selected(self) -> list[ContainerSummary]:
         return [r.obj for r in self.selected_rows()]

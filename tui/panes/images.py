@@ -44,10 +44,12 @@ class ImagesPane(ListPane):
     FILTER_HINT = "text, dangling=true, reference=busybox*, label=k=v, before=, since="
     DEFAULT_SORT = ("created", True)
     EMPTY = "No images — load one with `dockyard load -i FILE` (pull and build come later)"
-    ROW_ACTIONS = frozenset({"tag", "delete", "history", "inspect"})
+    ROW_ACTIONS = frozenset({"tag", "delete", "history", "inspect", "run"})
 
-    # TODO(builder/registry/containers issues): b build, n run, u pull, P push.
+    # TODO(builder/registry issues): b build, u pull, P push.
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "run", "run", id="image.run", show=False),
+        Binding("p", "prune", "prune", id="image.prune", show=False),
         Binding("t", "tag", "tag", id="image.tag"),
         Binding("d", "delete", "delete", id="image.delete"),
         Binding("h", "history", "history", id="image.history"),
@@ -101,6 +103,13 @@ class ImagesPane(ListPane):
     def action_delete(self) -> None:
         if refs := self.selected_refs():
             self.dockyard.ask_delete(refs)
+
+    def action_run(self) -> None:
+        if ref := self.current_ref():
+            self.dockyard.ask_run(ref.ref)
+
+    def action_prune(self) -> None:
+        self.dockyard.ask_prune("images")
 
     def action_history(self) -> None:
         if ref := self.current_ref():

@@ -1,18 +1,21 @@
-"""Container dialogs: delete (with ``-v``) and the commit form."""
+"""Container dialogs: delete (with ``-v``), the commit form and the run form."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-__all__ = ["CommitRequest", "CommitScreen", "DeleteContainerScreen"]
+from engine.runtime.options import CreateOptions
+
+__all__ = ["CommitRequest", "CommitScreen", "DeleteContainerScreen", "RunScreen"]
 
 
 class DeleteContainerScreen(ModalScreen[bool | None]):
@@ -111,6 +114,85 @@ class CommitScreen(ModalScreen[CommitRequest | None]):
         self.query_one("#message", Input).focus()
 
     @on(Input.Submitted, "#message")
+    def _entered(self) -> None:
+        self._submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+
+def _items(text: str) -> tuple[str, ...]:
+    """One field with several values: separated by commas or spaces."""
+    return tuple(v for v in text.replace(",", " ").split() if v)
+
+
+class RunScreen(ModalScreen[CreateOptions | None]):
+    """``run -d``: image, name, command, ports, env, volumes, restart policy."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "cancel", id="dialog.cancel"),
+    ]
+
+    def __init__(self, image: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self._image = image
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="run-dialog"):
+            yield Label("Run a new container  [dim](run -d)[/]", classes="dialog-title")
+            with VerticalScroll(classes="form-body"):
+                for field_id, label, value, hint in (
+                        ("image", "Image", self._image, "busybox:1.37.0-musl"),
+                        ("name", "Name", "", "optional"),
+                        ("command", "Command", "", "empty: the image's CMD"),
+                        ("publish", "Ports (-p)", "", "8080:80, …"),
+                        ("env", "Env (-e)", "", "KEY=value, …"),
+                        ("volumes", "Volumes (-v)", "", "name:/path, /host:/path, …")):
+                    with Horizontal(classes="form-row"):
+                        yield Label(label, classes="form-label")
+                        yield Input(value, placeholder=hint, id=field_id)
+                with Horizontal(classes="form-row"):
+                    yield Label("Restart", classes="form-label")
+                    yield Select([(p, p) for p in RESTART_POLICIES], value="no",
+                                 allow_blank=False, id="restart")
+            yield Label("", id="run-error", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Run", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#image" if not self._image else "#name", Input).focus()
+
+    def _value(self, field_id: str) -> str:
+        return self.query_one(f"#{field_id}", Input).value.strip()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _submit(self) -> None:
+        image = self._value("image")
+        if not image:
+            self.query_one("#run-error", Label).update("Which image?")
+            return
+        try:
+            command = tuple(shlex.split(self._value("command")))
+        except ValueError as e:
+            self.query_one("#run-error", Label).update(f"command: {e}")
+            return
+        self.dismiss(CreateOptions(
+            image=image, name=self._value("name"), command=command,
+            publish=_items(self._value("publish")), env=_items(self._value("env")),
+            volumes=_items(self._value("volumes")),
+            restart=str(self.query_one("#restart", Select).value)))
+
+    @on(Input.Submitted)
     def _entered(self) -> None:
         self._submit()
 

@@ -144,6 +144,11 @@ class MainScreen(Screen):
     def show_disk(self, usage: DiskUsage) -> None:
         self.disk_pane.set_usage(usage)
 
+    def selected_image_ref(self) -> str:
+        """What the run form suggests: the image selected in the Images pane."""
+        ref: ImageRef | None = self.images_pane.current_ref()
+        return ref.ref if ref else ""
+
     def _selected_image(self) -> tuple[ImageSummary | None, str]:
         ref: ImageRef | None = self.images_pane.current_ref()
         if ref is None:
@@ -164,6 +169,7 @@ class MainScreen(Screen):
         if self.current == "layers" and self._layers_stale and self.layers_pane.image is not None:
             self._layers_stale = False
             self.dockyard.load_layers(self.layers_pane.image.id)
+            self.dockyard.load_analysis(self.layers_pane.image.id)
         elif self.current == "disk" and self._disk_stale:
             self._disk_stale = False
             self.dockyard.load_disk()
@@ -173,3 +179,5 @@ class MainScreen(Screen):
         if event.pane is self.images_pane:
             self._sync_layers_image()
             self._load_for_pane()
+        elif event.pane is self.containers_pane:
+            self.containers_pane.follow_selection()
