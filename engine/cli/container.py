@@ -381,15 +381,7 @@ def inspect_cmd(containers, fmt, size, any_object=False):
                 found.append(eng.image_inspect(ref))
             except NotFound:
                 missing.append(f"No such object: {ref}")
-    if fmt:
-        for obj in found:
-            click.echo(output.render([obj], fmt, default_table=""), nl=False)
-    else:
-        click.echo(json.dumps(found, indent=4))
-    for m in missing:
-        click.echo(f"Error: {m}", err=True)
-    if missing:
-        sys.exit(1)
+    output.print_inspected(found, missing, fmt)
 
 
 @click.command("inspect")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -147,15 +146,7 @@ def inspect_cmd(images, fmt):
             found.append(eng.image_inspect(ref))
         except NotFound as e:
             missing.append(str(e))
-    if fmt:
-        for obj in found:
-            click.echo(output.render([obj], fmt, default_table=""), nl=False)
-    else:
-        click.echo(json.dumps(found, indent=4))
-    for m in missing:
-        click.echo(f"Error: {m}", err=True)
-    if missing:
-        sys.exit(1)
+    output.print_inspected(found, missing, fmt)
 
 
 @click.command("history")

@@ -134,3 +134,22 @@ def render(
         pass  # docker/cli ignores header errors and keeps what was written
 
     return tabwrite("".join(head) + "\n" + "".join(body))
+
+
+def print_inspected(found: Sequence[Mapping[str, Any]], missing: Sequence[str],
+                    fmt: str | None) -> None:
+    """What every ``inspect`` prints: the JSON array (or a template per object),
+    then one error line per missing object, and exit 1 if there was any."""
+    import json
+    import sys
+
+    if fmt:
+        for obj in found:
+            sys.stdout.write(render([obj], fmt, default_table=""))
+    else:
+        sys.stdout.write(json.dumps(found, indent=4) + "\n")
+    sys.stdout.flush()
+    for m in missing:
+        sys.stderr.write(f"Error: {m}\n")
+    if missing:
+        sys.exit(1)
