@@ -11,6 +11,7 @@ import click
 
 from ..errors import EngineError, InvalidArgument, NotFound
 from ..humanize import status_text
+from ..network.ports import display as display_ports
 from ..runtime.options import CreateOptions, parse_size
 from . import output
 
@@ -323,7 +324,7 @@ def ps_cmd(show_all, quiet, size, last, latest, no_trunc, filters, fmt):
             "CreatedSince": output.since_text(c.created, now),
             "RunningFor": output.human_duration(now - c.created),
             "Status": status_text(c.state, c.exit_code, c.started_at, c.finished_at, now),
-            "State": c.state, "Ports": ", ".join(c.ports), "Names": c.name,
+            "State": c.state, "Ports": display_ports(c.ports), "Names": c.name,
             "Labels": ",".join(f"{k}={v}" for k, v in c.labels.items()),
             "Mounts": "", "Networks": "",
         }

@@ -71,6 +71,10 @@ class Attachment:
 
 
 class NetworkDriver(Protocol):
+    def validate(self, network: str, aliases: Sequence[str] = (),
+                 publish: Sequence[str] = (), publish_all: bool = False) -> None:
+        """Refuse at ``create`` what ``attach`` would refuse (an unknown network,
+        a bad ``-p``), so no container is left that cannot start."""
     def attach(self, req: AttachRequest) -> Attachment: ...
     def detach(self, cid: str) -> None: ...
 

@@ -98,6 +98,11 @@ class Containers:
     # -- create ------------------------------------------------------------
     def create(self, opts: CreateOptions) -> str:
         validate(opts)
+        if opts.network not in ("none", "host"):  # refuse a bad -p or network up front
+            driver = self.network()
+            if driver is not None:
+                driver.validate(opts.network, opts.network_aliases, opts.publish,
+                                opts.publish_all)
         image_id = self.images.resolve(opts.image)
         rec = self.images.record(image_id)
         image_cfg = self.images.config(image_id).raw

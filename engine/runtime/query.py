@@ -6,6 +6,7 @@ import json
 import os
 
 from ..images.config import format_created
+from ..network.settings import network_settings
 from . import ContainerSummary
 from .containers import Containers
 
@@ -86,5 +87,6 @@ def inspect(svc: Containers, cid: str) -> dict:
             "MergedDir": os.path.join(d, "rootfs")}},
         "Mounts": mounts,
         "Config": config,
-        "NetworkSettings": {"Networks": {host.get("NetworkMode", "none"): {}}, "Ports": {}},
+        "NetworkSettings": network_settings(d, host, state in ("running", "paused",
+                                                                "restarting")),
     }
