@@ -20,7 +20,16 @@ NO_ROOT_NEEDED = {"version", "login", "logout", None}
 
 
 class Group(click.Group):
-    """A click group that turns engine and usage errors into one line."""
+    """The top-level group: loads command modules on demand (see ``NEEDS``) and
+    turns engine and usage errors into one line."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        _load(NEEDS.get(cmd_name, MODULES))
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _load()
+        return super().list_commands(ctx)
 
     def main(self, *args, **kwargs):  # noqa: ANN002, ANN003
         kwargs.setdefault("standalone_mode", False)
@@ -91,28 +100,34 @@ def engine_of(ctx: click.Context):
     return obj["engine"]
 
 
-from . import (  # noqa: E402
-    analyze,
-    build,
-    container,
-    container_more,
-    image,
-    network,
-    registry,
-    system,
-    usage,
-    volume,
-)
+# Command modules, in the order they must register: later ones join groups
+# that earlier ones create.  They are imported on demand — `run` does not
+# pay for the registry client or the builder.
+MODULES = ("image", "analyze", "build", "registry", "container", "container_more",
+           "volume", "system", "network", "usage")
+_CONTAINER = ("container",)
+NEEDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("run", "create", "start", "stop", "restart", "kill", "pause", "unpause",
+                     "rm", "wait", "rename", "logs", "ps"), _CONTAINER),
+    **dict.fromkeys(("exec", "top", "stats", "diff", "commit", "export", "cp", "attach"),
+                    ("container", "container_more")),
+    **dict.fromkeys(("images", "tag", "rmi", "history", "load", "save", "import"), ("image",)),
+    "inspect": ("image", "container"),
+    **dict.fromkeys(("pull", "push", "login", "logout"), ("image", "registry")),
+    "build": ("image", "build"),
+    **dict.fromkeys(("info", "version", "events"), ("system",)),
+    "port": ("container", "network"),
+}
+_registered: list[str] = []
 
-image.register(main)
-analyze.register(main)  # after image: adds `image analyze/layers/tree`
-build.register(main)  # after image: adds `image build`
-registry.register(main)
-container.register(main)  # after image: its top-level `inspect` covers both
-container_more.register(main)  # after container: joins its `container` group
-volume.register(main)  # before usage, which adds `volume prune`
-system.register(main)
-network.register(main)  # after system and container: joins their groups
-usage.register(main)  # last: adds `prune` and `df` to the noun groups
+
+def _load(names: tuple[str, ...] = MODULES) -> None:
+    import importlib
+
+    for name in MODULES:
+        if name in names and name not in _registered:
+            importlib.import_module(f"{__name__}.{name}").register(main)
+            _registered.append(name)
+
 
 __all__ = ["main"]
