@@ -8,8 +8,9 @@ ROOT     ?= /var/lib/dockyard
 PYTEST_ARGS ?= -n 2
 APT_RUN  := crun runc busybox-static zstd python3-venv iptables
 APT_TEST := skopeo umoci docker-registry tmux apache2-utils
+APT_BENCH := podman
 
-.PHONY: run test setup apt-run apt-test venv lint bench clean
+.PHONY: run test setup apt-run apt-test apt-bench venv lint bench clean
 
 run: apt-run venv
 	$(BIN)/python -m engine.demo --root $(ROOT)
@@ -22,7 +23,7 @@ lint: venv
 	$(BIN)/ruff check engine tui tests bench
 	$(BIN)/mypy engine
 
-bench: apt-run apt-test venv
+bench: apt-run apt-test apt-bench venv
 	for b in bench/[a-z]*.py; do $(BIN)/python $$b || exit 1; done
 
 # apt-get only what is missing, so a set-up machine does not touch the network
@@ -31,6 +32,9 @@ apt-run:
 
 apt-test:
 	@bash scripts/apt-ensure.sh $(APT_TEST)
+
+apt-bench:  # the peers the benchmarks compare with
+	@bash scripts/apt-ensure.sh $(APT_BENCH)
 
 venv: $(VENV)/.installed
 

@@ -475,12 +475,18 @@ class Monitor:
         self.finish(srv, str(code))
 
     def finish(self, srv: socket.socket, code: str) -> None:
-        """Release what a removal needs first (the rootfs mount, the ports),
-        tell waiters, then the slower cleanup nobody has to wait for."""
+        """Clean up everything, *then* tell waiters: once ``monitor_pid`` is 0
+        or the exit frame is out, a new ``start`` of the same ID may begin, and
+        a late ``runtime delete`` or network release would hit the new run."""
         rootfs = os.path.join(self.dir, "rootfs")
         libc = ctypes.CDLL(None, use_errno=True)
         libc.umount2(rootfs.encode(), MNT_DETACH)
         self.proxy.close()  # before the hook releases the ports
+        subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
+        hook = self.conf.get("on_exit") or []
+        if hook:  # release the network (the engine side owns pyroute2)
+            subprocess.run(hook, capture_output=True, cwd="/",
+                           env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
         self.update(monitor_pid=0)
         self.broadcast(3, code.encode())
         for c in list(self.clients):
@@ -490,12 +496,6 @@ class Monitor:
             os.unlink(self.conf["attach_socket"])
         except OSError:
             pass
-        # `rm` also does both of these (idempotently) if it comes first
-        subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
-        hook = self.conf.get("on_exit") or []
-        if hook:  # release the network (the engine side owns pyroute2)
-            subprocess.run(hook, capture_output=True, cwd="/",
-                           env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
         if self.conf.get("auto_remove"):
             subprocess.run([sys.executable, "-m", "engine", "--root", self.root, "rm", "-f",
                             self.cid], capture_output=True, cwd=self.conf.get("cwd", "/"),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer
 
@@ -124,7 +125,11 @@ class MainScreen(Screen):
     def apply_state(self, state: EngineState) -> None:
         changed = self.state is None or state != self.state
         self.state = state
-        self.query_one(StatusHeader).show_state(state)
+        try:
+            header = self.query_one(StatusHeader)
+        except NoMatches:  # a late worker result while the screen is closing
+            return
+        header.show_state(state)
         now = self.dockyard.clock()
         self.images_pane.set_images(state.images, now)
         self.containers_pane.set_containers(state.containers, state.images, now)

@@ -100,12 +100,9 @@ def load(engine: Engine, archive: Path) -> None:
 
 
 def cli(root: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """The real CLI in a subprocess, with this module's commands registered
-    (idempotent once engine/cli registers them itself)."""
-    code = ("from engine.cli import main; from engine.cli.analyze import register; "
-            "register(main); main()")
+    """The real CLI in a subprocess."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-c", code, "--root", str(root), *args],
+    return subprocess.run([sys.executable, "-m", "engine", "--root", str(root), *args],
                           capture_output=True, cwd=cwd or REPO, env=env)
 
 
