@@ -82,10 +82,12 @@ def bare(runtime: str, bundle: Path, state: Path) -> list[str] | None:
     return cmd
 
 
-def podman(work: Path) -> list[str] | None:
+def podman(work: Path, runtime: str) -> list[str] | None:
+    """podman on its own storage, with the runtime dockyard uses (same work)."""
     if not have("podman"):
         return None
-    p = ["podman", "--root", str(work / "podman"), "--runroot", str(work / "podman-run")]
+    p = ["podman", "--root", str(work / "podman"), "--runroot", str(work / "podman-run"),
+         "--runtime", runtime, "--cgroup-manager", "cgroupfs"]
     run([*p, "load", "-q", "-i", str(ARCHIVE)])
     return p
 
@@ -208,14 +210,20 @@ def main() -> None:
         root = work / "root"
         d = [*DOCKYARD, "--root", str(root)]
         run([*d, "load", "-q", "-i", str(ARCHIVE)])
-        out([*d, "info"])  # probe the runtime once, outside the timings
-        pod = podman(work)
+        info = out([*d, "info"])  # probe the runtime once, outside the timings
+        runtime = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                        if line.strip().startswith("Runtime:")), "runc")
+        pod = podman(work, runtime)
         if pod is None:
             print("(podman is not installed: its columns are left out)")
-        bench_run(d, root, work, pod)
-        bench_lifecycle(d, pod)
-        bench_commit(d, pod)
-        bench_monitor_rss(d, root)
+        try:
+            bench_run(d, root, work, pod)
+            bench_lifecycle(d, pod)
+            bench_commit(d, pod)
+            bench_monitor_rss(d, root)
+        finally:
+            if pod:  # unmount its storage, or the temp dir cannot go
+                subprocess.run([*pod, "system", "reset", "-f"], capture_output=True)
 
 
 if __name__ == "__main__":
