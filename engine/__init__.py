@@ -15,7 +15,7 @@ import platform
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO
 
 from .errors import (
@@ -156,36 +156,16 @@ class Engine:
                             prune=prune)
 
     def history(self, ref: str) -> list[HistoryEntry]:
-        from .images.config import parse_rfc3339
+        """``history``: the config's steps, newest first (none without history)."""
+        from .usage.layers import layer_steps
 
         image_id = self.image_store.resolve(ref)
         cfg = self.image_store.config(image_id)
-        rec = self.image_store.record(image_id)
-        sizes = []
-        chain = rec.top_layer
-        while chain:
-            row = self.store.db.one("SELECT size, parent FROM layers WHERE chain_id = ?",
-                                    (chain,))
-            if row is None:
-                break
-            sizes.append(row["size"])
-            chain = row["parent"]
-        sizes.reverse()
-        out = []
-        layer_i = 0
-        for h in cfg.history:
-            empty = bool(h.get("empty_layer"))
-            size = 0
-            if not empty:
-                size = sizes[layer_i] if layer_i < len(sizes) else 0
-                layer_i += 1
-            created = max(0.0, parse_rfc3339(h["created"])) if h.get("created") else 0.0
-            out.append(HistoryEntry("<missing>", created, h.get("created_by", ""), size,
-                                    h.get("comment", ""), empty))
-        out.reverse()
-        if out:
-            out[0] = HistoryEntry(image_id, *[getattr(out[0], f) for f in (
-                "created", "created_by", "size", "comment", "empty_layer")])
+        if not cfg.history:
+            return []
+        out = [HistoryEntry("<missing>", s.created, s.created_by, s.size, s.comment,
+                            s.empty_layer) for s in reversed(layer_steps(self.store, cfg))]
+        out[0] = replace(out[0], image_id=image_id)
         return out
 
     def load(self, src: BinaryIO, *, label: str = "archive", platform: str | None = None,

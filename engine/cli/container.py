@@ -190,15 +190,17 @@ def start_cmd(containers, attach, interactive, detach_keys):
         code = pump(client, stdin=interactive, tty=bool(cfg.get("Tty")),
                     detach_keys=detach_keys)
         sys.exit(code or 0)
-    _each(containers, lambda ref: (eng.start(ref), ref)[1])
+    _each(containers, eng.start)
 
 
-def _each(refs, fn) -> None:  # noqa: ANN001
-    """Docker's loop: act on each, print what was acted on, report failures, exit 1."""
+def _each(refs, act, *, show_result: bool = False) -> None:  # noqa: ANN001
+    """Docker's loop: act on each, print the reference as given (or what ``act``
+    returned, with ``show_result``), report failures, exit 1."""
     failed = False
     for ref in refs:
         try:
-            click.echo(fn(ref))
+            result = act(ref)
+            click.echo(result if show_result else ref)
         except EngineError as e:
             click.echo(f"Error response from daemon: {e}", err=True)
             failed = True
@@ -214,7 +216,7 @@ def _each(refs, fn) -> None:  # noqa: ANN001
 def stop_cmd(containers, timeout, signal):
     """Stop one or more running containers."""
     eng = _engine()
-    _each(containers, lambda ref: (eng.stop(ref, timeout=timeout, signal=signal), ref)[1])
+    _each(containers, lambda ref: eng.stop(ref, timeout=timeout, signal=signal))
 
 
 @click.command("restart")
@@ -223,7 +225,7 @@ def stop_cmd(containers, timeout, signal):
 def restart_cmd(containers, timeout):
     """Restart one or more containers."""
     eng = _engine()
-    _each(containers, lambda ref: (eng.restart(ref, timeout=timeout), ref)[1])
+    _each(containers, lambda ref: eng.restart(ref, timeout=timeout))
 
 
 @click.command("kill")
@@ -232,7 +234,7 @@ def restart_cmd(containers, timeout):
 def kill_cmd(containers, signal):
     """Kill one or more running containers."""
     eng = _engine()
-    _each(containers, lambda ref: (eng.kill(ref, signal=signal), ref)[1])
+    _each(containers, lambda ref: eng.kill(ref, signal=signal))
 
 
 @click.command("pause")
@@ -240,7 +242,7 @@ def kill_cmd(containers, signal):
 def pause_cmd(containers):
     """Pause all processes within one or more containers."""
     eng = _engine()
-    _each(containers, lambda ref: (eng.pause(ref), ref)[1])
+    _each(containers, eng.pause)
 
 
 @click.command("unpause")
@@ -248,7 +250,7 @@ def pause_cmd(containers):
 def unpause_cmd(containers):
     """Unpause all processes within one or more containers."""
     eng = _engine()
-    _each(containers, lambda ref: (eng.unpause(ref), ref)[1])
+    _each(containers, eng.unpause)
 
 
 @click.command("rm")
@@ -258,8 +260,7 @@ def unpause_cmd(containers):
 def rm_cmd(containers, force, volumes):
     """Remove one or more containers."""
     eng = _engine()
-    _each(containers, lambda ref: (eng.remove_container(ref, force=force, volumes=volumes),
-                                   ref)[1])
+    _each(containers, lambda ref: eng.remove_container(ref, force=force, volumes=volumes))
 
 
 @click.command("wait")
@@ -267,7 +268,7 @@ def rm_cmd(containers, force, volumes):
 def wait_cmd(containers):
     """Block until one or more containers stop, then print their exit codes."""
     eng = _engine()
-    _each(containers, lambda ref: str(eng.wait(ref)))
+    _each(containers, lambda ref: str(eng.wait(ref)), show_result=True)
 
 
 @click.command("rename")

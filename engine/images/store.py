@@ -127,20 +127,14 @@ class ImageStore:
             return {}
 
     def container_counts(self) -> dict[str, int]:
-        """Containers per image ID (0 until the containers table exists)."""
-        try:
-            rows = self.db.query("SELECT image_id, COUNT(*) AS n FROM containers GROUP BY image_id")
-        except sqlite3.OperationalError:
-            return {}
+        """Containers per image ID."""
+        rows = self.db.query("SELECT image_id, COUNT(*) AS n FROM containers GROUP BY image_id")
         return {r["image_id"]: r["n"] for r in rows}
 
     def container_users(self, image_id: str) -> list[tuple[str, bool]]:
         """``(container id, running)`` for containers made from ``image_id``."""
-        try:
-            rows = self.db.query("SELECT id, state FROM containers WHERE image_id = ?",
-                                 (image_id,))
-        except sqlite3.OperationalError:
-            return []
+        rows = self.db.query("SELECT id, state FROM containers WHERE image_id = ?",
+                             (image_id,))
         return [(r["id"], r["state"] in ("running", "paused", "restarting")) for r in rows]
 
     def children(self, image_id: str) -> list[str]:

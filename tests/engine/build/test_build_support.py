@@ -1,4 +1,4 @@
-"""Helpers for the build tests: the CLI with ``build`` registered, and contexts on disk."""
+"""Helpers for the build tests: the CLI run from a chosen directory, and contexts on disk."""
 
 from __future__ import annotations
 
@@ -10,16 +10,11 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-# `build` is registered by engine/cli/__init__.py; registering again is harmless, and lets
-# these tests run against a tree where that line is not in yet
-_BOOT = ("import sys; from engine.cli import main; from engine.cli import build as b; "
-         "'build' in main.commands or b.register(main); main(sys.argv[1:], prog_name='dockyard')")
-
 
 def dy(root: Path, *args: str, check: bool = True, cwd: Path | None = None,
        input: bytes | None = None) -> subprocess.CompletedProcess:  # noqa: A002
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    r = subprocess.run([sys.executable, "-c", _BOOT, "--root", str(root), *args],
+    r = subprocess.run([sys.executable, "-m", "engine", "--root", str(root), *args],
                        capture_output=True, cwd=cwd or REPO, env=env, input=input)
     if check and r.returncode != 0:
         raise AssertionError(f"dockyard {' '.join(args)} failed ({r.returncode}):\n"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,25 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, need_tool
+from tests.conftest import dockyard, need_tool
 
 from .fakeregistry import FakeRegistry
 
 USER, PASSWORD = "alice", "s3cret-pw"
 
-# the CLI with this module's commands registered even before engine.cli does it
-CLI = ("import sys; from engine.cli import main, registry; registry.register(main); "
-       "sys.argv[0] = 'dockyard'; main()")
-
-
-def cli(root: Path, *args: str, input: bytes | None = None,  # noqa: A002
-        check: bool = True) -> subprocess.CompletedProcess:
-    r = subprocess.run([sys.executable, "-c", CLI, "--root", str(root), *args], input=input,
-                       capture_output=True, cwd=REPO)
-    if check and r.returncode != 0:
-        raise AssertionError(f"dockyard {' '.join(args)} failed ({r.returncode}):\n"
-                             f"{r.stderr.decode(errors='replace')}")
-    return r
+cli = dockyard  # the real CLI in a subprocess (tests/conftest.py)
 
 
 def free_port() -> int:
