@@ -6,8 +6,8 @@ VENV     := .venv
 BIN      := $(VENV)/bin
 ROOT     ?= /var/lib/dockyard
 PYTEST_ARGS ?= -n 2
-APT_RUN  := crun runc busybox-static zstd python3-venv iptables
-APT_TEST := skopeo umoci docker-registry tmux apache2-utils
+APT_RUN  := crun runc busybox-static zstd python3-venv iptables git
+APT_TEST := skopeo umoci docker-registry tmux apache2-utils openssh-client
 APT_BENCH := podman
 
 .PHONY: run test setup apt-run apt-test apt-bench venv lint bench clean
@@ -41,7 +41,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	$(BIN)/python -m compileall -q engine tui >/dev/null
 	touch $@
 

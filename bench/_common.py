@@ -7,7 +7,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +36,29 @@ def run(cmd: list[str], **kw) -> None:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+# root here cannot raise rlimits above the host's, and podman asks for more
+PODMAN_ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+
+
+@contextmanager
+def podman(work: Path, archive: Path, runtime: str = "runc") -> Iterator[list[str] | None]:
+    """podman on its own storage under ``work`` with ``archive`` loaded, running
+    containers with the runtime dockyard uses and cgroupfs (PID 1 is not
+    systemd), so both do the same work; None where podman is missing.  Its
+    storage is reset afterwards (or its mounts keep ``work`` from going)."""
+    if not have("podman"):
+        print("(podman is not installed: its rows are left out)")
+        yield None
+        return
+    p = ["podman", "--root", str(work / "podman"), "--runroot", str(work / "podman-run"),
+         "--runtime", runtime, "--cgroup-manager", "cgroupfs"]
+    try:
+        run([*p, "load", "-q", "-i", str(archive)])
+        yield p
+    finally:
+        subprocess.run([*p, "system", "reset", "-f"], capture_output=True)
 
 
 def report(title: str, results: dict[str, list[float]], baseline: str) -> None:

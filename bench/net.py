@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import DOCKYARD, have, report, run, timed  # noqa: E402
-from bench.run import ARCHIVE, IMAGE, PODMAN_ULIMITS, bare, make_bundle, out  # noqa: E402
+from bench._common import DOCKYARD, PODMAN_ULIMITS, podman, report, run, timed  # noqa: E402
+from bench.run import ARCHIVE, IMAGE, bare, make_bundle, out  # noqa: E402
 
 RUNS = 10
 TRANSFERS = 5
@@ -45,7 +45,7 @@ def with_netns(bundle: Path, netns: str) -> Path:
     return bundle
 
 
-def bench_run(d: list[str], root: Path, work: Path) -> None:
+def bench_run(d: list[str], root: Path, work: Path, p: list[str] | None) -> None:
     from engine.network import netlink
 
     bundle = make_bundle(d, root, work)
@@ -65,9 +65,7 @@ def bench_run(d: list[str], root: Path, work: Path) -> None:
         if cmd is not None:
             results["runc run (pre-made netns)"] = timed(
                 lambda: run([*cmd, f"b-{uuid.uuid4().hex[:8]}"]), runs=RUNS)
-        if have("podman"):
-            p = ["podman", "--root", str(work / "podman"), "--runroot", str(work / "prun")]
-            run([*p, "load", "-q", "-i", str(ARCHIVE)])
+        if p is not None:
             results["podman run --rm (bridge)"] = timed(
                 lambda: run([*p, "run", "--rm", "--network", "bridge", *PODMAN_ULIMITS, IMAGE,
                              "true"]), runs=RUNS)
@@ -147,7 +145,8 @@ def main() -> None:
         d = [*DOCKYARD, "--root", str(root)]
         subprocess.run([*d, "load", "-q", "-i", str(ARCHIVE)], check=True,
                        capture_output=True)
-        bench_run(d, root, work)
+        with podman(work, ARCHIVE) as pod:
+            bench_run(d, root, work, pod)
         bench_throughput(d, root)
 
 

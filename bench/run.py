@@ -27,12 +27,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import DOCKYARD, SHARED, have, report, run, timed  # noqa: E402
+from bench._common import (  # noqa: E402
+    DOCKYARD,
+    PODMAN_ULIMITS,
+    SHARED,
+    podman,
+    report,
+    run,
+    timed,
+)
 
 IMAGE = "busybox:1.37.0-musl"
 ARCHIVE = SHARED / "fixtures/images/busybox-1.37.0-musl-amd64-oci.tar"
 RUNS = 10
-PODMAN_ULIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 
 
 def out(cmd: list[str]) -> str:
@@ -80,16 +87,6 @@ def bare(runtime: str, bundle: Path, state: Path) -> list[str] | None:
               f"{r.stderr.decode(errors='replace').strip().splitlines()[-1:]})")
         return None
     return cmd
-
-
-def podman(work: Path, runtime: str) -> list[str] | None:
-    """podman on its own storage, with the runtime dockyard uses (same work)."""
-    if not have("podman"):
-        return None
-    p = ["podman", "--root", str(work / "podman"), "--runroot", str(work / "podman-run"),
-         "--runtime", runtime, "--cgroup-manager", "cgroupfs"]
-    run([*p, "load", "-q", "-i", str(ARCHIVE)])
-    return p
 
 
 def bench_run(d: list[str], root: Path, work: Path, pod: list[str] | None) -> None:
@@ -213,17 +210,11 @@ def main() -> None:
         info = out([*d, "info"])  # probe the runtime once, outside the timings
         runtime = next((line.split(":", 1)[1].strip() for line in info.splitlines()
                         if line.strip().startswith("Runtime:")), "runc")
-        pod = podman(work, runtime)
-        if pod is None:
-            print("(podman is not installed: its columns are left out)")
-        try:
+        with podman(work, ARCHIVE, runtime) as pod:
             bench_run(d, root, work, pod)
             bench_lifecycle(d, pod)
             bench_commit(d, pod)
-            bench_monitor_rss(d, root)
-        finally:
-            if pod:  # unmount its storage, or the temp dir cannot go
-                subprocess.run([*pod, "system", "reset", "-f"], capture_output=True)
+        bench_monitor_rss(d, root)
 
 
 if __name__ == "__main__":

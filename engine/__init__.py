@@ -321,6 +321,15 @@ class Engine:
 
         return layer_tree(self.store, self.image_store)
 
+    def layer_changes(self, ref: str, index: int, *, aggregated: bool = False,
+                      unchanged: bool = False, cancel: threading.Event | None = None) -> list:
+        """What layer ``index`` (0 = base, -1 = top) of the image added,
+        modified and removed, dive's way (:class:`usage.filetree.FileChange`)."""
+        from .usage.filetree import layer_changes
+
+        return layer_changes(self.image_store, self.snapshots, self.image_store.resolve(ref),
+                             index, aggregated=aggregated, unchanged=unchanged, cancel=cancel)
+
     def disk_usage(self):  # noqa: ANN201
         """``system df``: every byte of the root, by category (engine.usage.df)."""
         from .usage.df import disk_usage
@@ -333,13 +342,17 @@ class Engine:
               target: str = "", no_cache: bool = False,
               labels: Mapping[str, str] | None = None, network: str = "default",
               pull: bool = False, platform: str = "",
+              secrets: Mapping[str, bytes] | None = None,
+              ssh: Mapping[str, str] | None = None,
               cancel: threading.Event | None = None) -> Iterator[BuildEvent]:
         """Build an image from ``context``: a generator of :class:`build.BuildEvent`.
 
         Nothing happens until it is iterated; the last event has kind ``result`` and the
         image ID.  A failure raises :class:`build.BuildError` (``excerpt``, ``logs``,
         ``vertex_name`` for display) after an ``error`` event; ``cancel`` stops it with
-        :class:`Cancelled`.  Iterate it from a worker thread in a UI.
+        :class:`Cancelled`.  Iterate it from a worker thread in a UI.  ``secrets`` maps
+        a secret's id to its bytes, ``ssh`` an id to an agent socket (``--secret``,
+        ``--ssh``).
         """
         from .build.events import BuildOptions
         from .build.executor import build
@@ -348,7 +361,8 @@ class Engine:
             context=context, dockerfile=dockerfile, dockerfile_text=dockerfile_text,
             tags=tuple(tags), build_args=dict(build_args or {}), target=target,
             no_cache=no_cache, labels=dict(labels or {}), network=network, pull=pull,
-            platform=platform, cancel=cancel))
+            platform=platform, secrets=dict(secrets or {}), ssh=dict(ssh or {}),
+            cancel=cancel))
 
     def build_cache_usage(self):  # noqa: ANN201
         """The build cache's records and bytes (:class:`build.cache.CacheUsage`)."""
@@ -486,6 +500,13 @@ class Engine:
         from .runtime.stats import sample
 
         return sample(self.container_store, self.resolve_container(ref))
+
+    def stats_samples(self, *, io: bool = True) -> dict:
+        """Raw counters of every running or paused container, by ID, in one
+        pass (:func:`runtime.stats.sample_all`); ``io=False`` skips net/block I/O."""
+        from .runtime.stats import sample_all
+
+        return sample_all(self.container_store, io=io)
 
     def stats(self, refs: Sequence[str], *, interval: float = 1.0) -> list:
         """One ``stats --no-stream`` reading (:class:`runtime.stats.ContainerStats`)."""

@@ -6,6 +6,7 @@ and a missing tool must be installed by ``make test``, not skipped.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -35,10 +36,13 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
+def root(tmp_path: Path):
     r = tmp_path / "root"
     r.mkdir()
-    return r
+    yield r
+    # the root's runtime state and sockets live in /run (see Engine.runtime)
+    run = Path("/run/dockyard", hashlib.sha256(str(r).encode()).hexdigest()[:12])
+    shutil.rmtree(run, ignore_errors=True)
 
 
 @pytest.fixture

@@ -18,11 +18,13 @@ Lifecycle and terms, in BuildKit's words:
 Building (``executor.build(engine, BuildOptions)``, a generator of
 ``BuildEvent``s ending with ``result``): ``plan`` picks the stages the
 target needs, ``stage`` keeps each stage's image config and history,
-``steps`` runs RUN/COPY/ADD/WORKDIR in ``layer`` workspaces (``run`` for
-the containers, ``copy`` for files from a ``context`` tree), ``cache``
-keys and records every layer step, ``plain`` renders BuildKit's plain
-progress.  A failed build raises ``BuildError`` (message, Dockerfile
-excerpt, the failing step's last output).
+``steps`` runs RUN and WORKDIR and ``addcopy`` COPY/ADD in ``layer``
+workspaces (``run`` for the containers, with the secrets and SSH agents of
+``session``; ``copy`` for files from a ``context`` tree, or from a URL or
+git repository fetched by ``remote``), ``cache`` keys and records every
+layer step, ``plain`` renders BuildKit's plain progress.  A failed build
+raises ``BuildError`` (message, Dockerfile excerpt, the failing step's last
+output).
 
 Errors: ``DockerfileError`` for a Dockerfile BuildKit rejects (it names the
 file and line), ``ExpansionError`` for a word BuildKit cannot expand. Both are

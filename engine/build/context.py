@@ -126,7 +126,7 @@ class HashCache:
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         tmp = f"{self.path}.{os.getpid()}.tmp"
         with open(tmp, "w") as f:
-            json.dump(self.entries, f, separators=(",", ":"))
+            f.write(json.dumps(self.entries, separators=(",", ":")))
         os.replace(tmp, self.path)
         self.dirty = False
 

@@ -56,6 +56,8 @@ class BuildOptions:
     pull: bool = False  # always look for a newer base image (we only pull when missing)
     platform: str = ""
     cancel: threading.Event | None = None
+    secrets: Mapping[str, bytes] = field(default_factory=dict, repr=False)  # --secret id → content
+    ssh: Mapping[str, str] = field(default_factory=dict)  # --ssh id → agent socket path
 
 
 class BuildError(EngineError):

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 from engine.build import DockerfileError, parse
+from engine.build.addcopy import copy_step
 from engine.build.cache import BuildCache, cache_key
 from engine.build.context import HashCache, Tree
 from engine.build.dockerignore import ignore_file_for, read_patterns
@@ -37,8 +38,9 @@ from engine.build.events import BuildError, BuildEvent, BuildOptions, source_exc
 from engine.build.instructions import Command, Stage, check_command, parse_stages
 from engine.build.layer import mount_chain
 from engine.build.plan import Plan
+from engine.build.remote import is_remote
 from engine.build.stage import StageState, image_json
-from engine.build.steps import copy_step, run_cmd, workdir_step
+from engine.build.steps import run_cmd, workdir_step
 from engine.build.vertices import Progress
 from engine.errors import Cancelled, EngineError, InvalidArgument, InvalidReference, NotFound
 from engine.humanize import size_text
@@ -261,7 +263,8 @@ class Builder:
 
     def _needs_context(self, cmd: Command) -> bool:
         if cmd.keyword in ("copy", "add"):
-            return not cmd.flag("from") and bool(cmd.sources_and_dest()[0])
+            return not cmd.flag("from") and any(not is_remote(s)
+                                                for s in cmd.sources_and_dest()[0])
         if cmd.keyword == "run":
             for spec in cmd.multi.get("mount", []):
                 fields = dict(p.partition("=")[::2] for p in spec.split(","))

@@ -91,10 +91,10 @@ class Plan:
             if cmd.keyword == "copy" and cmd.flag("from"):
                 out.append(cmd.flag("from"))
             for spec in cmd.multi.get("mount", []):
-                for part in spec.split(","):
-                    k, _, v = part.partition("=")
-                    if k.strip().lower() == "from" and v:
-                        out.append(v)
+                fields = {k.strip().lower(): v for k, _, v in
+                          (part.partition("=") for part in spec.split(","))}
+                if fields.get("from") and fields.get("type", "bind") in ("bind", "cache"):
+                    out.append(fields["from"])
         return out
 
     def reachable(self, target: Stage) -> set[int]:

@@ -26,6 +26,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 
 from engine.build.layer import Workspace, scratch_dir
+from engine.build.session import Attached, SecretFile, SshSocket
 from engine.errors import Cancelled
 from engine.layers.merged import is_opaque
 from engine.runtime.rootpath import secure_join
@@ -50,6 +51,8 @@ class RunSpec:
     binds: list[Mount] = field(default_factory=list)  # cache, bind and tmpfs mounts
     overlays: list[tuple[str, str]] = field(default_factory=list)  # (lower dir, target): rw binds
     locks: list[str] = field(default_factory=list)  # files to flock (sharing=locked)
+    secrets: list[SecretFile] = field(default_factory=list)  # type=secret mounts
+    sockets: list[SshSocket] = field(default_factory=list)  # type=ssh mounts
 
 
 def _host_file(path: str) -> str:
@@ -61,7 +64,7 @@ def _host_file(path: str) -> str:
 
 
 def _stubs(rootfs: str, destinations: Sequence[str]) -> list[str]:
-    """For each mount point, the first missing path component (what runc will create)."""
+    """For each mount point, the missing path components (what runc will create)."""
     out: list[str] = []
     for dest in destinations:
         parts = [p for p in dest.split("/") if p]
@@ -70,8 +73,8 @@ def _stubs(rootfs: str, destinations: Sequence[str]) -> list[str]:
             try:
                 os.lstat(secure_join(rootfs, path, follow_last=False))
             except OSError:
-                if path not in out:
-                    out.append(path)
+                out.extend(p for p in ("/" + "/".join(parts[:j])
+                                       for j in range(i, len(parts) + 1)) if p not in out)
                 break
     return out
 
@@ -136,7 +139,9 @@ def run_step(runtime, ws: Workspace, spec: RunSpec,  # noqa: ANN001
     lock_fds: list[int] = []
     cid = f"build-{uuid.uuid4().hex[:20]}"
     stubs: list[str] = []
+    attached = Attached(spec.secrets, spec.sockets)
     try:
+        attached.open()
         for i, (lower, target) in enumerate(spec.overlays):
             d = os.path.join(bundle, f"rw{i}")
             for sub in ("upper", "work", "merged"):
@@ -147,25 +152,27 @@ def run_step(runtime, ws: Workspace, spec: RunSpec,  # noqa: ANN001
             overlay_targets.append(merged)
             mounts.append(Mount(target, "bind", merged, ("rbind", "rprivate")))
         mounts.extend(spec.binds)
+        mounts.extend(attached.mounts)
         for path in spec.locks:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             lock_fds.append(fd)
             fcntl.flock(fd, fcntl.LOCK_EX)
         rootfs = ws.rootfs
         config = build_spec(SpecInput(
-            args=spec.args, env=spec.env, cwd=spec.cwd or "/", user=spec.user,
+            args=spec.args, env=spec.env + attached.env, cwd=spec.cwd or "/", user=spec.user,
             hostname=HOSTNAME, mounts=mounts, netns=None if spec.network == "host" else "",
             cgroup_path=f"/dockyard/{cid}"), rootfs)
         config["process"]["env"] = [e for e in config["process"]["env"]
                                     if not e.startswith("HOSTNAME=") or e in spec.env]
         config["hostname"] = HOSTNAME
         with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(config, f)
+            f.write(json.dumps(config))
         stubs = _stubs(rootfs, [m.destination for m in default_mounts(False)] +
                        [m.destination for m in mounts])
         code = yield from _run(runtime, bundle, cid, cancel)
         return code
     finally:
+        attached.close()
         for fd in lock_fds:
             os.close(fd)
         for target in overlay_targets:

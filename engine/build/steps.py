@@ -16,23 +16,22 @@ import posixpath
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
-from engine.build import Lex
 from engine.build.cache import cache_key, mounts_dir
 from engine.build.context import SourceNotFound
-from engine.build.copy import CopyOptions, add_archive, copy_source, is_archive, write_inline
 from engine.build.events import BuildError, BuildEvent
 from engine.build.instructions import Command
 from engine.build.layer import Workspace
 from engine.build.run import RunSpec, run_step
+from engine.build.session import secret_mount, ssh_mount
 from engine.build.stage import PROXY_ARGS, StageState
-from engine.errors import Cancelled, EngineError
+from engine.errors import Cancelled, EngineError, InvalidArgument
 from engine.runtime.rootpath import read_file_in, secure_join
 from engine.runtime.spec import Mount
 
 if TYPE_CHECKING:
     from engine.build.executor import Builder
 
-__all__ = ["copy_step", "run_cmd", "workdir_step"]
+__all__ = ["layer_step", "run_cmd", "workdir_step"]
 
 Execute = Callable[[Workspace, int], Iterator[BuildEvent]]
 
@@ -132,6 +131,10 @@ def run_cmd(b: Builder, st: StageState, cmd: Command) -> Iterator[BuildEvent]:
                 spec.overlays.append((source, target))
             elif kind == "bind":
                 spec.binds.append(Mount(target, "bind", source, ("rbind", "rprivate", "ro")))
+            elif kind == "secret":
+                spec.secrets.append(source)
+            elif kind == "ssh":
+                spec.sockets.append(source)
             else:
                 spec.binds.append(Mount(target, "tmpfs", "tmpfs", ("nosuid", "nodev", *opts)))
         if files:
@@ -192,6 +195,7 @@ def _run_mounts(b: Builder, st: StageState, cmd: Command) -> tuple[list[tuple], 
     """``--mount`` flags → (kind, target, source, options) and their cache identities."""
     out: list[tuple] = []
     idents: list = []
+    n_ssh = 0
     for spec in cmd.multi.get("mount", []):
         fields: dict[str, str] = {}
         for part in spec.split(","):
@@ -205,8 +209,16 @@ def _run_mounts(b: Builder, st: StageState, cmd: Command) -> tuple[list[tuple], 
         kind = fields.get("type", "bind")
         target = fields.get("target") or fields.get("dst") or fields.get("destination") or ""
         if kind in ("secret", "ssh"):
-            if fields.get("required", "false") == "true":
-                raise st.error(f"{kind} mounts are not supported by this builder", cmd)
+            try:
+                got = secret_mount(fields, dict(b.opts.secrets), st.workdir) if kind == \
+                    "secret" else ssh_mount(fields, dict(b.opts.ssh), st.workdir, n_ssh)
+            except InvalidArgument as e:
+                raise st.error(str(e), cmd) from None
+            n_ssh += kind == "ssh"
+            if got is not None:
+                out.append((kind, got.target, got, ()))
+                idents.append([kind, got.id, got.target, getattr(got, "env", ""), got.mode,
+                               got.uid, got.gid])
             continue
         if kind not in ("bind", "cache", "tmpfs"):
             raise st.error(f'unsupported mount type "{kind}"', cmd)
@@ -249,90 +261,6 @@ def _cache_mount(b: Builder, cid: str, fields: dict[str, str]) -> str:
         os.chmod(d, int(fields.get("mode", "755"), 8))
         os.chown(d, int(fields.get("uid", "0")), int(fields.get("gid", "0")))
     return d
-
-
-# -- COPY / ADD -------------------------------------------------------------------
-
-def copy_step(b: Builder, st: StageState, cmd: Command) -> Iterator[BuildEvent]:
-    is_add = cmd.keyword == "add"
-    verb = "ADD" if is_add else "COPY"
-    paths, inline, dest_word = cmd.sources_and_dest()
-    srcs = [st.expand(p, cmd) for p in paths]
-    dest_raw = st.expand(dest_word, cmd)
-    chown = st.expand(cmd.flag("chown"), cmd) if cmd.flag("chown") else ""
-    chmod_s = st.expand(cmd.flag("chmod"), cmd) if cmd.flag("chmod") else ""
-    chmod = None
-    if chmod_s:
-        try:
-            chmod = int(chmod_s, 8)
-        except ValueError:
-            chmod = -1
-        if not 0 <= chmod <= 0o7777:
-            raise st.error(f"invalid chmod parameter: '{chmod_s}'. it should be octal string "
-                           "and between 0 and 07777", cmd)
-    if cmd.flag("checksum"):
-        raise st.error("checksum requires HTTP(S) or Git sources", cmd)
-    for s in srcs:
-        if s.startswith(("http://", "https://", "git@")) or s.endswith(".git"):
-            raise st.error(f"source can't be a URL for {verb}" if not is_add else
-                           f"ADD from a URL or git repository is not supported: {s}", cmd)
-    unpack = is_add and cmd.flag("unpack") != "false"
-    dest = _dest_path(st.workdir, dest_raw)
-    title = st.title(_upper_first(st.expand_display(cmd.inst.original)), onbuild=cmd.onbuild)
-    from_ = cmd.flag("from")
-    tree = b.source_tree(st, from_, cmd) if srcs else None  # heredocs only: no context
-    resolved: list[tuple[str, list[str]]] = []
-    for s in srcs:
-        assert tree is not None
-        try:
-            resolved.append((s, tree.resolve(s)))
-        except SourceNotFound as e:
-            ref = b.context_ref if not from_ else from_
-            raise st.error(f"failed to compute cache key: failed to calculate checksum of ref "
-                           f"{ref}: {e}", cmd) from None
-    rels = [r for _, found in resolved for r in found]
-    docs = []
-    for doc in inline:
-        data = doc.chomped()
-        if doc.expand:
-            data = Lex("\\", skip_process_quotes=True).process(data, st.env).result
-        docs.append((doc.name, data))
-    key = cache_key(st.key, verb, unpack, dest, chown, chmod_s, [s for s, _ in resolved],
-                    tree.checksum(rels) if tree else "", docs, tree.name if tree else "")
-    msg = verb + (f" --chown={chown}" if chown else "") + (f" --chmod={chmod_s}" if chmod_s
-                                                           else "")
-    msg += "".join(" " + s for s in srcs) + "".join(f" <<{n}" for n, _ in docs) + " " + dest_raw
-
-    def execute(ws: Workspace, n: int) -> Iterator[BuildEvent]:
-        ids = _chown(ws.rootfs, chown, cmd) if chown else None
-        opts = CopyOptions(chown=ids, chmod=chmod, label=verb)
-        try:
-            if tree is not None:
-                for rel in rels:
-                    full = tree.full(rel)
-                    if unpack and os.path.isfile(full) and not os.path.islink(full) and \
-                            is_archive(full):
-                        add_archive(ws.rootfs, full, dest, opts)
-                    else:
-                        copy_source(ws.rootfs, tree, rel, dest, opts)
-            for name, data in docs:
-                write_inline(ws.rootfs, name, data.encode(), dest, opts)
-        except EngineError as e:
-            raise st.error(str(e), cmd) from None
-        except OSError as e:
-            raise st.error(f"{verb} failed: {e.strerror or e}: {e.filename or ''}".rstrip(": "),
-                           cmd) from None
-        return iter(())
-
-    yield from layer_step(b, st, cmd, title, key, msg, execute)
-
-
-def _dest_path(workdir: str, dest: str) -> str:
-    """``pathRelativeToWorkingDir``: absolute, cleaned, trailing slash kept."""
-    slash = dest.endswith("/") or dest in ("", ".")
-    path = posixpath.normpath(posixpath.join(workdir, dest or "."))
-    path = "/" + path.lstrip("/")
-    return path.rstrip("/") + "/" if slash else path
 
 
 def _upper_first(text: str) -> str:

@@ -33,6 +33,10 @@ class Group(click.Group):
 
     def main(self, *args, **kwargs):  # noqa: ANN002, ANN003
         kwargs.setdefault("standalone_mode", False)
+        if _starts_container(kwargs.get("args", args[0] if args else sys.argv[1:])):
+            from ..runtime import launcher
+
+            launcher.standby()  # its interpreter boots while we get to the start
         try:
             rv = super().main(*args, **kwargs)
             if isinstance(rv, int):
@@ -87,6 +91,20 @@ def main(ctx: click.Context, root: str) -> None:
         from ..tui_entry import open_tui
 
         open_tui(root)
+
+
+STARTING = {"run", "start", "restart"}
+
+
+def _starts_container(argv: list[str]) -> bool:
+    """Whether this command line starts a container (so a monitor should boot)."""
+    words = iter(argv or ())
+    for word in words:
+        if word == "--root":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word in STARTING or (word == "container" and next(words, "") in STARTING)
+    return False
 
 
 def engine_of(ctx: click.Context):

@@ -112,11 +112,16 @@ class TtyRenderer:
               help="Set type of progress output")
 @click.option("--pull", is_flag=True, help="Always attempt to pull all referenced images")
 @click.option("--platform", default="", help="Set target platform for build")
+@click.option("--secret", "secrets", multiple=True, help='Secret to expose to the build '
+              '(format: "id=mysecret[,src=/local/secret]" or "id=x,env=VAR")')
+@click.option("--ssh", "ssh", multiple=True, help='SSH agent socket to expose to the build '
+              '(format: "default|<id>[=<socket>]")')
 def build_cmd(context, tags, dockerfile, build_args, target, no_cache, labels, iidfile, quiet,
-              network, progress, pull, platform):
+              network, progress, pull, platform, secrets, ssh):
     """Build an image from a Dockerfile."""
     from ..build.executor import build
     from ..build.plain import PlainRenderer, error_text
+    from ..build.session import parse_secret_flag, parse_ssh_flag
     from ..images.reference import parse
 
     for t in tags:
@@ -146,7 +151,9 @@ def build_cmd(context, tags, dockerfile, build_args, target, no_cache, labels, i
                                                          from_env=True),
                             target=target, no_cache=no_cache,
                             labels=_pairs(labels, "label", from_env=False), network=network,
-                            pull=pull, platform=platform)
+                            pull=pull, platform=platform,
+                            secrets=dict(parse_secret_flag(v) for v in secrets),
+                            ssh=dict(parse_ssh_flag(v) for v in ssh))
         mode = "quiet" if quiet else progress
         if mode == "auto":
             mode = "tty" if sys.stderr.isatty() else "plain"

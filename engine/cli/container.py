@@ -129,7 +129,15 @@ def build_options(image: str, command: tuple[str, ...], kw: dict) -> CreateOptio
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def create_cmd(image, command, **kw):
     """Create a new container."""
-    click.echo(_engine().create(build_options(image, command, kw)))
+    click.echo(_create(_engine(), build_options(image, command, kw)))
+
+
+def _create(eng, opts) -> str:  # noqa: ANN001
+    try:
+        return eng.create(opts)
+    except NotFound as e:  # no such image: docker's run/create exit 125 for it
+        e.exit_code = 125
+        raise
 
 
 @click.command("run", context_settings={"allow_interspersed_args": False})
@@ -142,7 +150,7 @@ def run_cmd(image, command, detach, detach_keys, **kw):
     """Create and run a new container from an image."""
     eng = _engine()
     opts = build_options(image, command, kw)
-    cid = eng.create(opts)
+    cid = _create(eng, opts)
     try:
         if detach:
             eng.start(cid)
@@ -155,15 +163,18 @@ def run_cmd(image, command, detach, detach_keys, **kw):
         raise
     from .stream import pump
 
-    code = pump(client, stdin=opts.interactive, tty=opts.tty, detach_keys=detach_keys)
+    code = pump(client, stdin=opts.interactive, tty=opts.tty, detach_keys=detach_keys,
+                keep_open=opts.auto_remove)
     if code is None:  # detached with the key sequence
         return
     if opts.auto_remove:
-        try:
+        try:  # while still attached, so the monitor leaves the removal to us
             eng.container_store.wait(cid)
             eng.remove_container(cid, force=True)
         except NotFound:
             pass
+        finally:
+            client.close()
     else:
         code = eng.wait(cid) if client.exit_code is None else code
     sys.exit(code)

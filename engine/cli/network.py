@@ -279,11 +279,12 @@ def port_cmd(container, private_port):
 
 @click.command("release-network", hidden=True)
 @click.argument("cid")
-def release_network_cmd(cid):
+@click.option("--token", default="", help="Release only the attachment with this token")
+def release_network_cmd(cid, token):
     """Release a container's network (run by its monitor after the final exit)."""
     # network.json stays: `run` may have returned already, and the container's
     # files must not change under it after the exit; `rm` removes it
-    _driver().detach(cid)
+    _driver().detach(cid, token=token)
 
 
 def register(main: click.Group) -> None:

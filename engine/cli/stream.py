@@ -39,8 +39,12 @@ def parse_detach_keys(spec: str) -> bytes:
 
 
 def pump(client: AttachClient, *, stdin: bool, tty: bool,
-         detach_keys: str = "ctrl-p,ctrl-q") -> int | None:
-    """Stream until exit; return the exit code, or None when detached."""
+         detach_keys: str = "ctrl-p,ctrl-q", keep_open: bool = False) -> int | None:
+    """Stream until exit; return the exit code, or None when detached.
+
+    ``keep_open`` leaves the connection to the caller: a ``run --rm`` removes
+    the container first, and the monitor removes it only if we hang up
+    without having done so."""
     keys = parse_detach_keys(detach_keys)
     detached = threading.Event()
     raw = tty and stdin and sys.stdin.isatty()
@@ -72,7 +76,8 @@ def pump(client: AttachClient, *, stdin: bool, tty: bool,
             import termios
 
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, old)
-        client.close()
+        if not keep_open or detached.is_set():
+            client.close()
     if detached.is_set():
         return None
     return client.exit_code

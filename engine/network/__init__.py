@@ -11,9 +11,12 @@ Lifecycle (per container start):
    :class:`Attachment` (the netns path for the OCI spec, and the lines for
    the container's /etc/hosts and /etc/resolv.conf).
 2. The container runs; across restarts by the monitor the attachment stays.
-3. ``detach(cid)`` after the container's final exit, on ``rm``, and when a
-   crashed monitor is reconciled: remove everything ``attach`` made.  It
-   must be idempotent (it may run twice, or after a partial ``attach``).
+3. ``detach(cid)`` on ``rm`` and when a crashed monitor is reconciled, and
+   ``detach(cid, token=attachment.token)`` by the monitor after the final
+   exit: remove everything ``attach`` made.  It must be idempotent (it may
+   run twice, or after a partial ``attach``).  With a token it releases only
+   that attachment: the monitor's late release must not take down the
+   network of the next start of the same container.
 
 The bridge driver (:mod:`.bridge`) keeps its state in the root's database
 (``networks``; ``sandboxes``, ``endpoints`` and ``port_bindings`` for live
@@ -68,6 +71,7 @@ class Attachment:
     gateway: str = ""
     ports: tuple[PortMapping, ...] = ()
     extra: dict = field(default_factory=dict)  # for inspect's NetworkSettings
+    token: str = ""  # names this attachment, for detach(cid, token=...)
 
 
 class NetworkDriver(Protocol):
@@ -76,7 +80,7 @@ class NetworkDriver(Protocol):
         """Refuse at ``create`` what ``attach`` would refuse (an unknown network,
         a bad ``-p``), so no container is left that cannot start."""
     def attach(self, req: AttachRequest) -> Attachment: ...
-    def detach(self, cid: str) -> None: ...
+    def detach(self, cid: str, token: str = "") -> None: ...
 
 
 def driver_factory(store: Store) -> Callable[[], NetworkDriver]:

@@ -109,11 +109,18 @@ class BridgeDriver:
                                   "user-defined networks")
         ports.parse_all(publish)
 
-    def detach(self, cid: str) -> None:
+    def detach(self, cid: str, token: str = "") -> None:
         if not self.attached(cid):
             return  # the common no-op: no lock, no netlink
         with network_lock():
+            if token and self._token(cid) != token:
+                return  # released already, and maybe attached again since
             self._release(cid)
+
+    def _token(self, cid: str) -> str:
+        """The current attachment's token: when its sandbox was made."""
+        row = self.db.one("SELECT created FROM sandboxes WHERE container_id = ?", (cid,))
+        return repr(float(row["created"])) if row else ""
 
     def attached(self, cid: str) -> bool:
         return bool(self.db.one("SELECT 1 FROM sandboxes WHERE container_id = ?", (cid,))) \
@@ -155,7 +162,8 @@ class BridgeDriver:
             resolv_conf=etcfiles.resolv_conf(), ip=ip,
             gateway=eps[0][0].gateway if eps else "", ports=(*published, *exposed),
             extra={"networks": {net.name: _settings(net, ep) for net, ep in eps},
-                   "proxy": {"endpoint": f"{req.name} ({eid})", "mappings": proxy}})
+                   "proxy": {"endpoint": f"{req.name} ({eid})", "mappings": proxy}},
+            token=self._token(req.cid))
 
     def _record(self, cid: str, path: str, nets: list[tuple[Network, list[str]]],
                 published: list[PortMapping], eid: str) -> list[tuple[Network, dict]]:
@@ -204,6 +212,14 @@ class BridgeDriver:
                        ) -> list[PortMapping]:
         if not specs:
             return []
+        # a container that has exited since it was attached holds its ports only
+        # until its monitor's release runs: that release may as well be now
+        for r in self.db.query(
+                "SELECT DISTINCT p.container_id FROM port_bindings p "
+                "JOIN sandboxes s ON s.container_id = p.container_id "
+                "JOIN containers c ON c.id = p.container_id "
+                "WHERE c.state IN ('exited', 'dead') AND c.finished_at >= s.created"):
+            self._release(r["container_id"])
         taken = [(r["host_ip"], r["host_port"], r["proto"])
                  for r in self.db.query("SELECT host_ip, host_port, proto FROM port_bindings")]
         return ports.reserve(specs, taken, f"driver failed programming external "
@@ -228,7 +244,7 @@ class BridgeDriver:
         d = self.store.path("containers", tid)
         return Attachment(netns=netns, hosts=_read(os.path.join(d, "hosts")),
                           resolv_conf=_read(os.path.join(d, "resolv.conf")),
-                          extra={"joined": tid})
+                          extra={"joined": tid}, token=self._token(req.cid))
 
     # -- detach -------------------------------------------------------------
     def _release(self, cid: str, gc: list[str] | tuple[str, ...] = ()) -> None:

@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import signal as _signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from ..snapshots.overlay import remove_tree
 from ..store import Store
 from ..store.events import emit
 from ..volumes import VolumeStore
+from . import launcher
 from . import mounts as mountspec
 from .names import random_name
 from .oci import Runtime
@@ -36,7 +36,7 @@ from .options import CreateOptions, container_config, validate
 from .rootpath import secure_join
 from .spec import Mount, Resources, SpecInput, build_spec
 
-MONITOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "monitor.py")
+ENGINE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIVE = ("running", "paused", "restarting")
 
 
@@ -182,7 +182,7 @@ class Containers:
             spec = self._spec(cid, config, host, rootfs, att)
             self._check_command(rootfs, spec["process"])
             with open(os.path.join(bundle, "config.json"), "w") as f:
-                json.dump(spec, f)
+                f.write(json.dumps(spec))  # not json.dump: it encodes in pure Python
             log = host.get("LogConfig", {}).get("Config", {})
             from .options import parse_size
 
@@ -194,12 +194,12 @@ class Containers:
                     "log_max_size": parse_size(log["max-size"]) if log.get("max-size") else 0,
                     "log_max_file": int(log.get("max-file", 1)),
                     # an auto-removed container's network goes with its `rm`: no hook
-                    "on_exit": self.on_exit_hook(cid) if att and not host.get("AutoRemove")
-                    else [],
+                    "on_exit": self.on_exit_hook(cid, att.token)
+                    if att and not host.get("AutoRemove") else [],
                     "ports": att.extra.get("proxy") if att else None,  # the monitor's proxy
-                    "pythonpath": os.path.dirname(os.path.dirname(os.path.dirname(MONITOR)))}
+                    "pythonpath": ENGINE_PARENT}
             with open(os.path.join(bundle, "monitor.json"), "w") as f:
-                json.dump(conf, f)
+                f.write(json.dumps(conf))
             with self.db.write() as c:
                 c.execute("UPDATE containers SET stopped_by_user = 0, error = '' WHERE id = ?",
                           (cid,))
@@ -212,16 +212,7 @@ class Containers:
             raise
 
     def _launch(self, cid: str, wait_attach: bool):
-        err = open(os.path.join(self.dir(cid), "monitor.err"), "ab")  # noqa: SIM115
-        # imported, not run as a script, so its bytecode is cached between launches
-        boot = (f"import sys;sys.path.insert(0,{os.path.dirname(MONITOR)!r});"
-                "from monitor import main;main(sys.argv)")
-        args = [sys.executable, "-I", "-S", "-c", boot, self.store.root, cid]
-        if wait_attach:
-            args.append("--wait-attach")
-        with err:
-            proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=err, close_fds=True)
+        proc = launcher.launch(self.store.root, cid, wait_attach=wait_attach)
         assert proc.stdout is not None
         client = None
         try:
@@ -254,8 +245,8 @@ class Containers:
             publish_all=bool(host.get("PublishAllPorts")),
             exposed=list((config.get("ExposedPorts") or {}).keys())))
         with open(os.path.join(self.dir(cid), "network.json"), "w") as f:
-            json.dump({**dataclasses.asdict(att),
-                       "ports": [str(p) for p in att.ports]}, f)
+            f.write(json.dumps({**dataclasses.asdict(att),
+                                "ports": [str(p) for p in att.ports]}))
         return att
 
     def _detach(self, cid: str) -> None:
@@ -270,10 +261,10 @@ class Containers:
         except FileNotFoundError:  # the monitor's release hook got there first
             pass
 
-    def on_exit_hook(self, cid: str) -> list[str]:
-        """What the monitor runs after the final exit: release the network."""
+    def on_exit_hook(self, cid: str, token: str) -> list[str]:
+        """What the monitor runs after the final exit: release this attachment."""
         return [sys.executable, "-m", "engine", "--root", self.store.root, "system",
-                "release-network", cid]
+                "release-network", cid, "--token", token]
 
     def ports(self, cid: str) -> tuple[str, ...]:
         try:
@@ -374,8 +365,31 @@ class Containers:
                 continue
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError
+            if row["state"] in LIVE and self._await_exit_frame(cid, deadline):
+                continue
             time.sleep(delay)
             delay = min(delay * 1.5, 0.1)
+
+    def _await_exit_frame(self, cid: str, deadline: float | None) -> bool:
+        """Block on the monitor's attach socket until it sends the exit frame
+        (or hangs up): no polling while a container runs.  False if there is
+        no monitor to listen to."""
+        from .attach import AttachClient
+
+        try:
+            client = AttachClient.connect(self.socket_path(cid), stdin=False)
+        except Conflict:
+            return False
+        try:
+            if deadline is not None:
+                client.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            for _ in client.frames():  # output is not ours to show: the end counts
+                pass
+        except OSError:  # a timeout included: the caller checks its deadline
+            pass
+        finally:
+            client.close()
+        return True
 
     def stop(self, cid: str, *, timeout: int | None = None, signal: str = "") -> None:
         row = self.row(cid)

@@ -119,7 +119,7 @@ def exec_in(svc: Containers, cid: str, cmd: Sequence[str], *, interactive: bool 
     rt = svc.runtime(json.loads(row["host_config"]).get("Runtime", ""))
     path = os.path.join(svc.dir(cid), f"exec-{secrets.token_hex(8)}.json")
     with open(path, "w") as f:
-        json.dump(process, f)
+        f.write(json.dumps(process))
     args = rt.cmd("exec", "--process", path, *(["--tty"] if terminal else []),
                   *(["--detach"] if detach else []), cid)
     text = " ".join(cmd)

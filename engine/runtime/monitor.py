@@ -3,11 +3,13 @@
 Imported on its own (``sys.path`` set to this directory), never through the
 ``engine`` package, so it stays small (target: under 15 MB RSS)::
 
-    python3 -I -S -c "…; from monitor import main; main(sys.argv)" ROOT CID [--wait-attach]
+    python3 -I -S -c "…; from monitor import main; main(sys.argv)" --standby
 
-It daemonizes (fork + setsid; the first process reports readiness on its
-stdout and exits), becomes a child subreaper, starts the container with
-``<runtime> run --detach`` (so the container's init is re-parented to it),
+then reads ``ROOT<tab>CID<tab>[attach]`` on its stdin (launcher.py boots it
+ahead of need and hands it the container later).  It daemonizes (fork +
+setsid; the first process exits, the last reports readiness on stdout),
+becomes a child subreaper, starts the container with ``<runtime> run
+--detach`` (so the container's init is re-parented to it),
 and then owns the container until it is gone for good:
 
 - copies the container's stdout/stderr into the JSON-lines log
@@ -20,7 +22,7 @@ and then owns the container until it is gone for good:
   of type 1 stdout, 2 stderr, 3 exit (payload: the exit code as text);
 - on exit records exit code, OOM kill and finish time, deletes the runtime
   state, then applies the restart policy or unmounts and ends;
-- ``--wait-attach`` holds the start until the first client is attached, so
+- ``attach`` holds the start until the first client is attached, so
   ``run`` without ``-d`` never misses output.
 
 Everything the engine needs to know about the container at rest is in the
@@ -112,6 +114,8 @@ class Monitor:
         self.db = sqlite3.connect(os.path.join(root, "dockyard.db"), timeout=60,
                                   isolation_level=None)
         self.db.execute("PRAGMA busy_timeout=60000")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # as the engine's (store/db.py): WAL
+        # commits then cost no fsync, and a crash still cannot corrupt
         self.sel = selectors.DefaultSelector()
         self.clients: dict[socket.socket, bool] = {}  # client → wants stdin
         self.log = Log(os.path.join(self.dir, "container.log"),
@@ -145,10 +149,36 @@ class Monitor:
             ["--log", errlog]
         return [self.conf["runtime_path"], *log, "--root", self.conf["runtime_state"], *args]
 
+    def delete_state(self) -> None:
+        """``<runtime> delete --force``.  For runc and a container whose init
+        is gone, do what that would do — remove its (now empty) cgroups and
+        its state directory — without the ~10 ms of starting runc; anything
+        unexpected (a live init, a busy cgroup) is left to runc itself."""
+        state = os.path.join(self.conf["runtime_state"], self.cid)
+        if self.conf["runtime_name"] == "runc":
+            try:
+                with open(os.path.join(state, "state.json")) as f:
+                    st = json.load(f)
+                if not _alive(int(st["init_process_pid"])):
+                    for path in sorted(set(st["cgroup_paths"].values()), reverse=True):
+                        try:
+                            os.rmdir(path)
+                        except FileNotFoundError:
+                            pass
+                    os.unlink(os.path.join(state, "state.json"))
+                    os.rmdir(state)
+                    return
+            except FileNotFoundError:
+                if not os.path.exists(state):
+                    return  # nothing to delete
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
+
     def start(self) -> None:
         """Create and start the container; raises RuntimeError with runc's words."""
         if os.path.exists(os.path.join(self.conf["runtime_state"], self.cid)):
-            subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
+            self.delete_state()
         tty = bool(self.conf.get("tty"))
         pidfile = os.path.join(self.dir, "pid")
         args = self.runtime("run", "--detach", "--pid-file", pidfile,
@@ -454,8 +484,7 @@ class Monitor:
             _, count = self.row()
             restart = self.should_restart(code, count)
             if restart:  # the runtime's state must go before the same id runs again
-                subprocess.run(self.runtime("delete", "--force", self.cid),
-                               capture_output=True)
+                self.delete_state()
             self.update(state="exited", exit_code=code, oom_killed=int(oom),
                         finished_at=time.time(), pid=0)
             self.emit("oom") if oom else None
@@ -474,21 +503,47 @@ class Monitor:
                 break
         self.finish(srv, str(code))
 
+    def wait_for_hangups(self, timeout: float) -> None:
+        """Serve attached clients' input until all of them hang up."""
+        deadline = time.monotonic() + timeout
+        while self.clients and time.monotonic() < deadline:
+            for key, _ in self.sel.select(max(0.0, deadline - time.monotonic())):
+                kind = key.data[0]
+                if kind == "client":
+                    self.client_input(key)
+                elif kind == "out":
+                    self.output(key)
+                elif kind == "accept":  # too late to attach: hang up on it
+                    assert isinstance(key.fileobj, socket.socket)
+                    key.fileobj.accept()[0].close()
+                else:  # the signal wake-up pipe
+                    try:
+                        os.read(key.fd, 4096)
+                    except BlockingIOError:
+                        pass
+
     def finish(self, srv: socket.socket, code: str) -> None:
-        """Clean up everything, *then* tell waiters: once ``monitor_pid`` is 0
-        or the exit frame is out, a new ``start`` of the same ID may begin, and
-        a late ``runtime delete`` or network release would hit the new run."""
+        """Clean up, *then* tell waiters: once ``monitor_pid`` is 0 or the exit
+        frame is out, a new ``start`` of the same ID may begin, and a late
+        ``runtime delete`` or unmount would hit the new run.  The network's
+        release comes after: it is slow (a Python with pyroute2) and it is
+        told which attachment to release."""
         rootfs = os.path.join(self.dir, "rootfs")
         libc = ctypes.CDLL(None, use_errno=True)
         libc.umount2(rootfs.encode(), MNT_DETACH)
         self.proxy.close()  # before the hook releases the ports
-        subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
-        hook = self.conf.get("on_exit") or []
-        if hook:  # release the network (the engine side owns pyroute2)
-            subprocess.run(hook, capture_output=True, cwd="/",
-                           env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
+        self.delete_state()
         self.update(monitor_pid=0)
         self.broadcast(3, code.encode())
+        hook = self.conf.get("on_exit") or []
+        if hook:  # release the network (the engine side owns pyroute2); it names
+            # this run's attachment, so it spares the next start's (and a new
+            # container wanting our ports releases them itself, see bridge.py)
+            subprocess.run(hook, capture_output=True, cwd="/",
+                           env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
+        auto_remove = bool(self.conf.get("auto_remove"))
+        if auto_remove:  # `run --rm` removes while attached: let it, then see
+            self.wait_for_hangups(timeout=30)
         for c in list(self.clients):
             self.drop(c)
         srv.close()
@@ -496,7 +551,7 @@ class Monitor:
             os.unlink(self.conf["attach_socket"])
         except OSError:
             pass
-        if self.conf.get("auto_remove"):
+        if auto_remove and os.path.isdir(self.dir):
             subprocess.run([sys.executable, "-m", "engine", "--root", self.root, "rm", "-f",
                             self.cid], capture_output=True, cwd=self.conf.get("cwd", "/"),
                            env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
@@ -556,8 +611,17 @@ def daemonize() -> int:
 
 
 def main(argv: list[str]) -> None:
-    root, cid = argv[1], argv[2]
-    wait_attach = "--wait-attach" in argv
+    """``--standby``: boot, then wait for ``ROOT\tCID\t[attach]`` on stdin
+    (see launcher.py); end-of-file means no container came, so quit."""
+    line = sys.stdin.readline()
+    if not line:
+        return
+    root, cid, attach = line.rstrip("\n").split("\t")
+    wait_attach = attach == "attach"
+    err = os.open(os.path.join(root, "containers", cid, "monitor.err"),
+                  os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(err, 2)  # our own tracebacks, if any, land beside the container
+    os.close(err)
     report = daemonize()
     mon = Monitor(root, cid)
     try:

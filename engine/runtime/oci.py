@@ -4,8 +4,10 @@ Probing: crun 1.8 refuses hosts with cgroup v1 hierarchies *and* cgroup2
 controllers ("cgroups in hybrid mode not supported") unless hugetlb is a v1
 hierarchy, while runc accepts them.  So we do not trust ``--version``: we
 create a throwaway container with each candidate and keep the first that
-works.  The verdict is cached per (runtime version, kernel, cgroup layout)
-in ``<root>/runtime.json``; ``dockyard info`` shows it and why.
+works.  The verdict is cached per (runtime binaries, kernel, cgroup layout)
+in ``<root>/runtime.json``; a binary is known by its stat (an upgrade changes
+it), not by running ``--version``, which would cost every command ~10 ms.
+``dockyard info`` shows the verdict and why.
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ def _version(path: str) -> str:
     return first.split("version", 1)[-1].strip() or first
 
 
+def _identity(path: str | None) -> list[int] | None:
+    """What changes when the binary is replaced: inode, size, mtime."""
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
 def _cgroup_layout() -> str:
     try:
         with open("/proc/self/mounts") as f:
@@ -61,7 +74,7 @@ def _try(path: str, state: str) -> str | None:
                 "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts")],
                           "cgroupsPath": f"/dockyard/probe-{os.getpid()}"}}
         with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(spec, f)
+            f.write(json.dumps(spec))
         cid = f"dockyard-probe-{os.getpid()}"
         # the created container keeps our stdio: use a file, a pipe would never close
         with tempfile.TemporaryFile(mode="w+") as err:
@@ -81,7 +94,7 @@ def probe(root: str, state_dir: str, *, prefer: str | None = None) -> RuntimeInf
     cache = os.path.join(root, "runtime.json")
     names = (prefer,) if prefer else CANDIDATES
     found = [(n, shutil.which(n)) for n in names]
-    key = hashlib.sha256(json.dumps([[n, p, p and _version(p)] for n, p in found] +
+    key = hashlib.sha256(json.dumps([[n, p, _identity(p)] for n, p in found] +
                                     [os.uname().release, _cgroup_layout()]).encode()).hexdigest()
     try:
         with open(cache) as f:
@@ -104,7 +117,7 @@ def probe(root: str, state_dir: str, *, prefer: str | None = None) -> RuntimeInf
                                                        else ""))
             tmp = cache + ".tmp"
             with open(tmp, "w") as f:
-                json.dump({"key": key, "runtime": asdict(info)}, f)
+                f.write(json.dumps({"key": key, "runtime": asdict(info)}))
             os.replace(tmp, cache)
             return info
         refusals.append(f"{name} refused this host: {complaint}")

@@ -21,9 +21,13 @@ import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import Conflict, EngineError, InvalidArgument
 from .containers import Containers
+
+if TYPE_CHECKING:
+    import sqlite3
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PS_TITLES = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
@@ -170,20 +174,41 @@ class ContainerStats:
 
 
 def sample(svc: Containers, cid: str) -> Sample:
-    row = svc.row(cid)
+    return _sample_row(svc.row(cid), None, None)
+
+
+def sample_all(svc: Containers, *, io: bool = True) -> dict[str, Sample]:
+    """Raw counters of every running or paused container, by ID, in one pass:
+    one query, one read of the mount table and of ``/proc/stat`` however many
+    containers there are (a UI sampling 100 of them each refresh).  Without
+    ``io`` the network and block I/O counters stay 0 (two reads fewer each)."""
+    rows = [svc.reconcile(r) for r in svc.db.query(
+        "SELECT * FROM containers WHERE state IN ('running', 'paused')")]
+    rows = [r for r in rows if r["state"] in ("running", "paused") and r["pid"]]
+    if not rows:
+        return {}
+    mounts, system_ns, cpus = _mountpoints(), _system_ns(), os.cpu_count() or 1
+    return {r["id"]: _sample_row(r, mounts, system_ns, cpus=cpus, io=io) for r in rows}
+
+
+def _sample_row(row: sqlite3.Row, mounts: dict[str, str] | None, system_ns: int | None, *,
+                cpus: int = 0, io: bool = True) -> Sample:
+    cid = row["id"]
     if row["state"] not in ("running", "paused") or not row["pid"]:
         return Sample(cid, row["name"], False)
     pid = row["pid"]
-    groups = _cgroups(pid)
+    groups = _cgroups(pid, mounts)
     if not groups:
         return Sample(cid, row["name"], False)
     mem, limit = _memory(groups)
-    rx = tx = 0
-    if json.loads(row["host_config"]).get("NetworkMode") != "host":
+    rx = tx = rd = wr = 0
+    if io and json.loads(row["host_config"]).get("NetworkMode") != "host":
         rx, tx = _net(pid)  # Docker reports nothing for the host's own network
-    rd, wr = _blkio(groups)
-    return Sample(cid, row["name"], True, cpu_ns=_cpu(groups), system_ns=_system_ns(),
-                  online_cpus=os.cpu_count() or 1, mem_usage=mem, mem_limit=limit,
+    if io:
+        rd, wr = _blkio(groups)
+    return Sample(cid, row["name"], True, cpu_ns=_cpu(groups),
+                  system_ns=_system_ns() if system_ns is None else system_ns,
+                  online_cpus=cpus or os.cpu_count() or 1, mem_usage=mem, mem_limit=limit,
                   net_rx=rx, net_tx=tx, block_read=rd, block_write=wr, pids=_pids(groups))
 
 
@@ -224,14 +249,13 @@ def _mountpoints() -> dict[str, str]:
     return out
 
 
-def _cgroups(pid: int) -> dict[str, str]:
+def _cgroups(pid: int, mounts: dict[str, str] | None = None) -> dict[str, str]:
     """controller → cgroup directory of ``pid`` ("" = its v2 cgroup)."""
-    try:
-        with open(f"/proc/{pid}/cgroup") as f:
-            lines = f.read().splitlines()
-    except OSError:
+    lines = _read(f"/proc/{pid}/cgroup").splitlines()
+    if not lines:
         return {}
-    mounts = _mountpoints()
+    if mounts is None:
+        mounts = _mountpoints()
     out: dict[str, str] = {}
     for line in lines:
         _, controllers, path = line.split(":", 2)
@@ -242,11 +266,21 @@ def _cgroups(pid: int) -> dict[str, str]:
 
 
 def _read(path: str) -> str:
+    """A small cgroup or /proc file ("" if unreadable).  os.read costs a third
+    of a text-mode open(), which counts at 7 files × 100 containers a refresh."""
     try:
-        with open(path) as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return ""
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 def _kv(path: str) -> dict[str, int]:

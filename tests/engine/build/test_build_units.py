@@ -8,13 +8,14 @@ import os
 import pytest
 
 from engine.build import DockerfileError, parse
+from engine.build.addcopy import dest_path as _dest_path
 from engine.build.context import HashCache, SourceNotFound, Tree, has_wildcards
 from engine.build.events import BuildError, BuildEvent, source_excerpt
 from engine.build.gofmt import duration_string, go_json, parse_duration, quote_list, quote_rune
 from engine.build.instructions import parse_stages
 from engine.build.plain import PlainRenderer, error_text
 from engine.build.stage import StageState, image_json
-from engine.build.steps import _dest_path, _run_string
+from engine.build.steps import _run_string
 
 BUSYBOX = {"architecture": "amd64", "os": "linux",
            "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],

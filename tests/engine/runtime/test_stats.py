@@ -79,3 +79,29 @@ def test_stats_of_stopped_containers(croot) -> None:
     assert out == "idle 0.00% 0B / 0B 0\n"
     r = dockyard(croot, "stats", "--no-stream", "nosuch", check=False)
     assert r.returncode == 1 and b"No such container: nosuch" in r.stderr
+
+
+def test_sample_all_reads_every_running_container_in_one_pass(croot) -> None:
+    import time
+
+    from engine import Engine
+    from engine.runtime.stats import compute
+
+    busy = dockyard(croot, "run", "-d", "--network", "none", "--memory", "64m", IMAGE, "sh",
+                    "-c", "sleep 1000 & while true; do :; done").stdout.decode().strip()
+    idle = dockyard(croot, "run", "-d", "--network", "none", IMAGE, "sleep", "1000"
+                    ).stdout.decode().strip()
+    dockyard(croot, "create", "--name", "never", IMAGE, "true")
+    with Engine(str(croot)) as eng:
+        first = eng.stats_samples(io=False)
+        assert set(first) == {busy, idle}  # the created one has nothing to sample
+        time.sleep(0.5)
+        second = eng.stats_samples()
+        cpu = {cid: compute(first[cid], second[cid]).cpu_percent for cid in second}
+        assert cpu[busy] > 10 and cpu[idle] < cpu[busy]
+        assert second[busy].mem_limit == 64 * 1024 * 1024 and second[busy].pids >= 2
+        assert first[busy].net_rx == first[busy].block_read == 0  # io=False
+        one = eng.stats_sample(busy)  # the per-container call agrees
+        assert one.mem_limit == second[busy].mem_limit and one.cpu_ns >= second[busy].cpu_ns
+        dockyard(croot, "pause", idle)
+        assert idle in eng.stats_samples()  # paused: still counted, as docker stats does
