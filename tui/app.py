@@ -34,12 +34,15 @@ from .panes.containers import ContainersPane
 from .panes.disk import DiskPane
 from .panes.images import ImagesPane
 from .panes.layers import LayersPane
+from .screens.build import BuildFormScreen, BuildRequest, BuildScreen
+from .screens.container_details import ContainerDetailsScreen
 from .screens.dialogs import ConfirmScreen, ErrorScreen, TagScreen
 from .screens.forms import CommitRequest, CommitScreen, DeleteContainerScreen, RunScreen
 from .screens.help import HelpScreen
-from .screens.logs import LogsScreen
+from .screens.logs import LogsScreen, LogView
 from .screens.main import PANES, MainScreen
 from .screens.prune import PruneScreen
+from .screens.registry import TransferScreen
 from .screens.viewers import CLOSE, HistoryScreen, InspectScreen
 from .state import (
     AnalysisLoaded,
@@ -48,13 +51,16 @@ from .state import (
     DeletePlanned,
     DiskLoaded,
     EngineFailed,
+    FamilyTreeLoaded,
     HistoryLoaded,
     ImagesRemoved,
     ImageTagged,
     InspectLoaded,
+    LayerFilesLoaded,
     LayersLoaded,
     Pruned,
     StateLoaded,
+    StatsSampled,
     WritableSampled,
 )
 from .workers import EngineWorkers
@@ -148,6 +154,8 @@ class DockyardApp(EngineWorkers, App[None]):
 
     # -- messages from the workers --------------------------------------------------
     def on_state_loaded(self, message: StateLoaded) -> None:
+        if not any(isinstance(s, MainScreen) for s in self.screen_stack):
+            return  # a late refresh while the App shuts down
         self.main.apply_state(message.state)
 
     def on_layers_loaded(self, message: LayersLoaded) -> None:
@@ -156,9 +164,19 @@ class DockyardApp(EngineWorkers, App[None]):
     def on_analysis_loaded(self, message: AnalysisLoaded) -> None:
         self.main.layers_pane.set_analysis(message.image_id, message.analysis)
 
+    def on_family_tree_loaded(self, message: FamilyTreeLoaded) -> None:
+        self.main.layers_pane.set_family(message.roots, message.containers)
+
+    def on_layer_files_loaded(self, message: LayerFilesLoaded) -> None:
+        self.main.layers_pane.set_files(message.image_id, message.index, message.aggregated,
+                                        message.root, message.counts)
+
     def on_writable_sampled(self, message: WritableSampled) -> None:
         self.main.containers_pane.show_sample(message.container_id, message.sample,
                                               message.sizes)
+
+    def on_stats_sampled(self, message: StatsSampled) -> None:
+        self.main.containers_pane.show_stats(message.stats)
 
     def on_disk_loaded(self, message: DiskLoaded) -> None:
         self.main.show_disk(message.usage)
@@ -294,6 +312,34 @@ class DockyardApp(EngineWorkers, App[None]):
         main.action_show_pane("images")
         main.images_pane.select_image(message.image_id, message.reference or None)
 
+    # -- build, pull, push (the Images pane's b, u, P) ---------------------------------
+    last_build: BuildRequest | None = None  # the next build form starts from it
+
+    def ask_build(self) -> None:
+        def answered(request: BuildRequest | None) -> None:
+            if request is not None:
+                self.last_build = request
+                self.push_screen(BuildScreen(request))
+
+        import os
+
+        self.push_screen(BuildFormScreen(self.last_build or BuildRequest(os.getcwd())),
+                         answered)
+
+    def ask_pull(self, reference: str = "") -> None:
+        self.push_screen(TransferScreen("pull", reference))
+
+    def ask_push(self, reference: str) -> None:
+        self.push_screen(TransferScreen("push", reference))
+
+    def show_new_image(self, image_id: str, reference: str = "") -> None:
+        """A build or pull made ``image_id``: select it (the row named
+        ``reference``, familiar "repo:tag") in the Images pane."""
+        main = self.main
+        if main.current != "images":
+            main.action_show_pane("images")
+        main.images_pane.select_image(image_id, reference or image_id)
+
     # -- global actions ---------------------------------------------------------------
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_sections()))
@@ -309,11 +355,13 @@ class DockyardApp(EngineWorkers, App[None]):
             ("Lists", own(ListPane)),
             ("Images", own(ImagesPane)
              + [Binding("enter", "history", "history (as h)", id=None)]),
-            ("Layers", own(LayersPane)),
+            ("Layers", own(LayersPane) + LayersPane.tree_bindings()),
             ("Containers", own(ContainersPane)),
             ("Disk", own(DiskPane)),
-            ("Logs", own(LogsScreen)),
+            ("Logs", own(LogsScreen) + own(LogView)),
+            ("Container details", own(ContainerDetailsScreen)),
             ("Prune", own(PruneScreen)),
+            ("Build, pull, push", own(BuildFormScreen) + own(BuildScreen) + own(TransferScreen)),
             ("Dialogs", own(ConfirmScreen) + own(TagScreen) + own(ErrorScreen)
              + own(DeleteContainerScreen) + own(CommitScreen) + own(RunScreen)
              + [b for b in CLOSE if isinstance(b, Binding)] + own(HelpScreen)),
@@ -328,6 +376,12 @@ class DockyardApp(EngineWorkers, App[None]):
                 self.notify("No image selected", severity="warning")
                 return
             getattr(main.images_pane, f"action_{action}")()
+        return run
+
+    def _on_images_pane(self, action: str) -> Callable[[], None]:
+        def run() -> None:
+            self.main.action_show_pane("images")
+            getattr(self.main.images_pane, f"action_{action}")()
         return run
 
     def _on_container(self, action: str) -> Callable[[], None]:
@@ -355,6 +409,12 @@ class DockyardApp(EngineWorkers, App[None]):
             yield SystemCommand(f"image: {verb}", help_text, self._on_image(verb))
         yield SystemCommand("image: prune", "Remove dangling (or all unused) images, dry run first",
                             lambda: self.ask_prune("images"))
+        yield SystemCommand("image: build", "Build an image from a Dockerfile, with live progress",
+                            self._on_images_pane("build"))
+        yield SystemCommand("image: pull", "Download an image from a registry",
+                            self._on_images_pane("pull"))
+        yield SystemCommand("image: push", "Upload the selected image to a registry",
+                            self._on_image("push"))
         for verb, action, help_text in (
                 ("run", "run_new", "Run a new container (the run form)"),
                 ("stop/start", "stop_start", "Stop the selected container, or start it"),
@@ -364,6 +424,8 @@ class DockyardApp(EngineWorkers, App[None]):
                 ("logs", "logs", "Show the selected container's logs"),
                 ("commit", "commit", "Make an image from the selected container"),
                 ("exec", "exec", "Open a shell in the selected container"),
+                ("attach", "attach", "Attach to the selected container (ctrl-p ctrl-q detaches)"),
+                ("details", "details", "Logs, stats charts, inspect and files of the container"),
                 ("writable layer", "writable", "Live size of the writable layer")):
             yield SystemCommand(f"container: {verb}", help_text, self._on_container(action))
         yield SystemCommand("image: show dangling", "Filter the Images pane to dangling images",

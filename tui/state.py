@@ -211,3 +211,93 @@ class WritableSampled(Message):
         self.container_id = container_id
         self.sample = sample
         self.sizes = sizes
+
+
+# -- build, pull, push: posted by the workers straight to the screen showing them --
+
+
+class BuildChecked(Message):
+    """The build form's request with its paths checked (``request`` is the
+    resolved one), or ``error``: why not, in docker build's words."""
+
+    def __init__(self, request: Any, error: str = "") -> None:
+        super().__init__()
+        self.request = request  # tui.screens.build.BuildRequest
+        self.error = error
+
+
+class BuildProgress(Message):
+    """One event of the build generator (engine.build.BuildEvent)."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+
+class BuildFinished(Message):
+    """The build ended: with ``image_id``, with ``error``, or ``cancelled``."""
+
+    def __init__(self, image_id: str = "", error: EngineError | None = None,
+                 cancelled: bool = False) -> None:
+        super().__init__()
+        self.image_id = image_id
+        self.error = error
+        self.cancelled = cancelled
+
+
+class TransferProgress(Message):
+    """One progress report of a pull or push (engine.progress.Progress)."""
+
+    def __init__(self, progress: Any) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class TransferFinished(Message):
+    """A pull or push ended; ``reference`` is familiar ("registry:5000/app:1"),
+    ``image_id`` the image pulled; ``error`` its one line, or ``cancelled``."""
+
+    def __init__(self, verb: str, *, image_id: str = "", reference: str = "", error: str = "",
+                 cancelled: bool = False) -> None:
+        super().__init__()
+        self.verb = verb
+        self.image_id = image_id
+        self.reference = reference
+        self.error = error
+        self.cancelled = cancelled
+
+
+class StatsSampled(Message):
+    """CPU %, memory and PIDs of the running containers (container ID →
+    engine.runtime.stats.ContainerStats); a container missing from
+    ``stats`` is stopped, or new and not measured twice yet."""
+
+    def __init__(self, stats: dict[str, Any]) -> None:
+        super().__init__()
+        self.stats = stats
+
+
+class FamilyTreeLoaded(Message):
+    """The layer family tree (engine.usage.tree.TreeNode roots) and the
+    containers, for the Layers pane's tree view."""
+
+    def __init__(self, roots: list, containers: tuple[ContainerSummary, ...]) -> None:
+        super().__init__()
+        self.roots = roots
+        self.containers = containers
+
+
+class LayerFilesLoaded(Message):
+    """Layer ``index`` (0 = base) of ``image_id`` as a file tree
+    (engine.usage.filetree.FileNode), compared dive's way: against the
+    layers below it, or with ``aggregated`` against the base layer;
+    ``counts`` maps added/modified/removed to how many paths."""
+
+    def __init__(self, image_id: str, index: int, aggregated: bool, root: Any,
+                 counts: dict[str, int]) -> None:
+        super().__init__()
+        self.image_id = image_id
+        self.index = index
+        self.aggregated = aggregated
+        self.root = root
+        self.counts = counts

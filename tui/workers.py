@@ -40,6 +40,7 @@ from .state import (
     LayersLoaded,
     Pruned,
     StateLoaded,
+    StatsSampled,
     WritableSampled,
     load_disk_usage,
     load_state,
@@ -48,11 +49,13 @@ from .state import (
 
 if TYPE_CHECKING:
     from textual.message import Message
+    from textual.message_pump import MessagePump
 
     from engine import Engine
     from engine.runtime.options import CreateOptions
 
     from .model import ImageRef
+    from .screens.build import BuildRequest
 
 __all__ = ["STOP_TIMEOUT", "EngineWorkers"]
 
@@ -113,6 +116,43 @@ class EngineWorkers:
     @work(thread=True, exclusive=True, exit_on_error=False, group="layers.analyze")
     def load_analysis(self, image_id: str) -> None:
         self.post_message(AnalysisLoaded(image_id, self.engine.image_analyze(image_id)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="layers.tree")
+    def load_family_tree(self) -> None:
+        from .state import FamilyTreeLoaded
+
+        roots = self.engine.image_tree()
+        self.post_message(FamilyTreeLoaded(roots, tuple(self.engine.containers(all=True))))
+
+    _layer_files_cancel: threading.Event | None = None
+
+    def load_layer_files(self, image_id: str, index: int, *, aggregated: bool = False) -> None:
+        """Start the file tree of one layer; the one still running for
+        another layer stops at its next check (the cursor moved on)."""
+        if self._layer_files_cancel is not None:
+            self._layer_files_cancel.set()
+        cancel = self._layer_files_cancel = threading.Event()
+        self._load_layer_files(image_id, index, aggregated, cancel)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="layers.files")
+    def _load_layer_files(self, image_id: str, index: int, aggregated: bool,
+                          cancel: threading.Event) -> None:
+        from collections import Counter
+
+        from engine.errors import Cancelled
+        from engine.usage.filetree import file_tree
+
+        from .state import LayerFilesLoaded
+
+        try:
+            changes = self.engine.layer_changes(image_id, index, aggregated=aggregated,
+                                                unchanged=True, cancel=cancel)
+            root = file_tree(changes)
+        except Cancelled:
+            return
+        counts = dict(Counter(c.change for c in changes if c.change != "unchanged"))
+        if not cancel.is_set():
+            self.post_message(LayerFilesLoaded(image_id, index, aggregated, root, counts))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="disk")
     def load_disk(self) -> None:
@@ -203,6 +243,32 @@ class EngineWorkers:
         finally:
             sampler.close()
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="container.stats")
+    def sample_stats(self) -> None:
+        """CPU % and memory of every running container, once per refresh, in
+        one engine pass (one query, no subprocess) until the App stops.  CPU %
+        needs two readings, so the second comes soon after the first."""
+        from engine.runtime.stats import compute
+
+        worker = get_current_worker()
+        prev: dict = {}
+        wait, reported = min(self.refresh_interval, 0.5), ""
+        while not worker.is_cancelled and not self._stopping.is_set():
+            try:
+                cur = self.engine.stats_samples(io=False)
+                stats = {cid: compute(prev[cid], s) for cid, s in cur.items()
+                         if s.running and cid in prev}
+                if stats or prev:
+                    self.post_message(StatsSampled(stats))
+                prev, reported = cur, ""
+            except (EngineError, sqlite3.Error, OSError) as e:
+                err = e if isinstance(e, EngineError) else EngineError(f"container stats: {e}")
+                if str(err) != reported:  # once per distinct failure, then keep trying
+                    reported = str(err)
+                    self.post_message(EngineFailed(err))
+            self._stopping.wait(wait)
+            wait = self.refresh_interval
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="container.run")
     def run_container(self, opts: CreateOptions) -> None:
         """``run -d``: create, then start; a failed start leaves the created
@@ -212,3 +278,86 @@ class EngineWorkers:
         self.engine.start(cid)
         self.post_message(ContainerChanged("run", cid))
         self.request_refresh()
+
+    # -- build, pull, push (the Images pane's b, u, P): each reports to its screen ----
+    @work(thread=True, exclusive=True, exit_on_error=False, group="image.build.check")
+    def check_build(self, view: MessagePump, request: BuildRequest) -> None:
+        """The build form's paths and tags, checked off the UI thread."""
+        from .screens.build import check_request
+        from .state import BuildChecked
+
+        try:
+            view.post_message(BuildChecked(check_request(request)))
+        except EngineError as e:
+            view.post_message(BuildChecked(request, str(e)))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="image.build")
+    def run_build(self, view: MessagePump, request: BuildRequest,
+                  cancel: threading.Event) -> None:
+        """Iterate the engine's build generator, each event to ``view``.  A
+        failure goes to the view (the step's output, the excerpt) and then,
+        raised, to the one error dialog; a cancelled build only to the view."""
+        from engine.errors import Cancelled
+
+        from .state import BuildFinished, BuildProgress
+
+        image_id = ""
+        try:
+            for event in self.engine.build(
+                    request.context, dockerfile=request.dockerfile_path, tags=request.tags,
+                    build_args=dict(request.build_args), no_cache=request.no_cache,
+                    cancel=cancel):
+                view.post_message(BuildProgress(event))
+                if event.kind == "result":
+                    image_id = event.image_id
+        except Cancelled:
+            view.post_message(BuildFinished(cancelled=True))
+            return
+        except EngineError as e:
+            view.post_message(BuildFinished(error=e))
+            raise
+        finally:
+            self.request_refresh()
+        view.post_message(BuildFinished(image_id))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="image.pull")
+    def pull_image(self, view: MessagePump, reference: str, *, tls_verify: bool = True,
+                   cancel: threading.Event | None = None) -> None:
+        self._transfer(view, "pull", reference, tls_verify, cancel)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="image.push")
+    def push_image(self, view: MessagePump, reference: str, *, tls_verify: bool = True,
+                   cancel: threading.Event | None = None) -> None:
+        self._transfer(view, "push", reference, tls_verify, cancel)
+
+    def _transfer(self, view: MessagePump, verb: str, reference: str, tls_verify: bool,
+                  cancel: threading.Event | None) -> None:
+        """A pull or push with each progress report posted to ``view``; a
+        failure is posted, then raised for the one error dialog."""
+        from engine.errors import Cancelled
+
+        from .state import TransferFinished, TransferProgress
+
+        def progress(p: object) -> None:
+            view.post_message(TransferProgress(p))
+
+        ref = parse(reference)
+        shown = (ref if ref.digest else ref.tagged_or_latest()).familiar()
+        image_id = ""
+        try:
+            if verb == "pull":
+                result = self.engine.pull(reference, tls_verify=tls_verify, progress=progress,
+                                          cancel=cancel)
+                image_id = result.image_ids[-1]
+            else:
+                self.engine.push(reference, tls_verify=tls_verify, progress=progress,
+                                 cancel=cancel)
+        except Cancelled:
+            view.post_message(TransferFinished(verb, cancelled=True))
+            return
+        except EngineError as e:
+            view.post_message(TransferFinished(verb, error=str(e)))
+            raise
+        finally:
+            self.request_refresh()
+        view.post_message(TransferFinished(verb, image_id=image_id, reference=shown))

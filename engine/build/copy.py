@@ -26,9 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.build.context import Tree
-from engine.errors import Conflict, InvalidArgument, UnsafeArchive
-from engine.runtime.fdtar import DIR_FLAGS, extract
-from engine.runtime.rootpath import secure_join
+from engine.errors import Conflict, EngineError, InvalidArgument, UnsafeArchive
+from engine.runtime.fdtar import extract
+from engine.runtime.rootpath import DIR_FLAGS, open_dir_at, secure_join
 
 __all__ = ["CopyOptions", "add_archive", "copy_source", "is_archive", "write_inline"]
 
@@ -60,37 +60,21 @@ class _Dest:
         rel = os.path.relpath(resolved, self.rootfs)
         return [] if rel == "." else rel.split("/")
 
-    def open_dir(self, parts: list[str], *, create: bool = True) -> int:
+    def open_dir(self, parts: list[str]) -> int:
         """fd of root/parts, creating missing directories 0755 (BuildKit's MkdirAll)."""
-        fd = os.dup(self.root_fd)
-        try:
-            for i, part in enumerate(parts):
-                try:
-                    nxt = os.open(part, DIR_FLAGS, dir_fd=fd)
-                except FileNotFoundError:
-                    if not create:
-                        raise
-                    os.mkdir(part, 0o755, dir_fd=fd)
-                    nxt = os.open(part, DIR_FLAGS, dir_fd=fd)
-                    if self.opts.chown is not None:
-                        os.fchown(nxt, *self.opts.chown)
-                    os.fchmod(nxt, 0o755)
-                except OSError as e:
-                    if e.errno in (errno.ENOTDIR, errno.ELOOP):
-                        where = "/" + "/".join(parts[:i + 1])
-                        st = os.lstat(part, dir_fd=fd)
-                        if stat.S_ISLNK(st.st_mode):
-                            raise UnsafeArchive(f"{self.opts.label}: {where}: refusing to "
-                                                "follow a symbolic link") from None
-                        raise Conflict(f"{self.opts.label}: cannot copy to non-directory: "
-                                       f"{where}") from None
-                    raise
-                os.close(fd)
-                fd = nxt
-            return fd
-        except BaseException:
-            os.close(fd)
-            raise
+        return open_dir_at(self.root_fd, parts, create=True, on_create=self._made,
+                           refuse=self._refuse)
+
+    def _made(self, fd: int) -> None:
+        if self.opts.chown is not None:
+            os.fchown(fd, *self.opts.chown)
+        os.fchmod(fd, 0o755)  # whatever the umask
+
+    def _refuse(self, walked: str, link: bool) -> EngineError:
+        if link:
+            return UnsafeArchive(f"{self.opts.label}: /{walked}: refusing to follow a "
+                                 "symbolic link")
+        return Conflict(f"{self.opts.label}: cannot copy to non-directory: /{walked}")
 
     def is_dir(self, path: str) -> bool:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 
@@ -156,21 +155,14 @@ def inspect_cmd(networks, fmt, verbose):
     from ..network.networks import PREDEFINED
 
     nets = _networks()
-    found, failed = [], False
+    found, missing = [], []
     for ref in networks:
         try:
             found.append(nets.inspect_predefined(ref) if ref in PREDEFINED
                          else nets.inspect(nets.get(ref)))
         except EngineError as e:
-            click.echo(f"Error response from daemon: {e}", err=True)
-            failed = True
-    if fmt:
-        for doc in found:
-            click.echo(output.render([doc], fmt, default_table=""), nl=False)
-    elif found or not failed:
-        click.echo(json.dumps(found, indent=4))
-    if failed:
-        sys.exit(1)
+            missing.append(str(e))
+    output.print_inspected(found, missing, fmt, prefix=output.DAEMON_ERROR)
 
 
 @click.command("rm")

@@ -28,6 +28,7 @@ from .gotemplate import COMMON_HEADERS, Exec, Header, Parser
 
 __all__ = [
     "COMMON_HEADERS",
+    "DAEMON_ERROR",
     "created_at_text",
     "render",
     "since_text",
@@ -136,10 +137,19 @@ def render(
     return tabwrite("".join(head) + "\n" + "".join(body))
 
 
+#: how docker/cli starts an error line that passes on the daemon's answer
+DAEMON_ERROR = "Error response from daemon: "
+
+
 def print_inspected(found: Sequence[Mapping[str, Any]], missing: Sequence[str],
-                    fmt: str | None) -> None:
+                    fmt: str | None, *, prefix: str = "Error: ") -> None:
     """What every ``inspect`` prints: the JSON array (or a template per object),
-    then one error line per missing object, and exit 1 if there was any."""
+    then one error line per missing object, and exit 1 if there was any.
+
+    ``prefix`` starts each error line as the Docker CLI words that noun's
+    errors: "Error: " for containers and images, "Error response from
+    daemon: " where docker/cli passes the daemon's answer on (networks,
+    volumes)."""
     import json
     import sys
 
@@ -150,6 +160,6 @@ def print_inspected(found: Sequence[Mapping[str, Any]], missing: Sequence[str],
         sys.stdout.write(json.dumps(found, indent=4) + "\n")
     sys.stdout.flush()
     for m in missing:
-        sys.stderr.write(f"Error: {m}\n")
+        sys.stderr.write(f"{prefix}{m}\n")
     if missing:
         sys.exit(1)

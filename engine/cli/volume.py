@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from datetime import datetime
@@ -75,7 +74,7 @@ def create_cmd(name, name_opt, driver, label, opt):
         vol = _engine().create_volume(name or name_opt, labels=labels, driver=driver,
                                       options=opts)
     except EngineError as e:
-        click.echo(f"Error response from daemon: {e}", err=True)
+        click.echo(f"{output.DAEMON_ERROR}{e}", err=True)
         sys.exit(1)
     click.echo(vol.name)
 
@@ -127,20 +126,13 @@ def ls_cmd(quiet, filters, fmt):
 def inspect_cmd(volumes, fmt):
     """Display detailed information on one or more volumes."""
     eng = _engine()
-    found, failed = [], False
+    found, missing = [], []
     for name in volumes:
         try:
             found.append(inspect_doc(eng.volume(name)))
         except EngineError as e:
-            click.echo(f"Error response from daemon: {e}", err=True)
-            failed = True
-    if fmt:
-        for doc in found:
-            click.echo(output.render([doc], fmt, default_table=""), nl=False)
-    elif found or not failed:
-        click.echo(json.dumps(found, indent=4))
-    if failed:
-        sys.exit(1)
+            missing.append(str(e))
+    output.print_inspected(found, missing, fmt, prefix=output.DAEMON_ERROR)
 
 
 @click.command("rm")
@@ -155,7 +147,7 @@ def rm_cmd(volumes, force):
             eng.remove_volume(name, force=force)
             click.echo(name)
         except EngineError as e:
-            click.echo(f"Error response from daemon: {e}", err=True)
+            click.echo(f"{output.DAEMON_ERROR}{e}", err=True)
             failed = True
     if failed:
         sys.exit(1)

@@ -19,7 +19,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from ..errors import AlreadyExists, Conflict, InvalidArgument, NotFound, StartFailed
+from ..errors import (
+    AlreadyExists,
+    Conflict,
+    EngineError,
+    InvalidArgument,
+    NotFound,
+    StartFailed,
+)
 from ..images.store import ImageStore
 from ..network import Attachment, AttachRequest, NetworkDriver
 from ..snapshots import OverlaySnapshotter
@@ -413,6 +420,12 @@ class Containers:
             rt.kill(cid, "KILL", all_procs=True)
         except NotFound:
             pass
+        except EngineError as e:  # e.g. the cgroup went with an exit just now
+            try:
+                self.wait(cid, timeout=10)
+            except TimeoutError:
+                raise e from None
+            return
         self.wait(cid)
 
     def kill(self, cid: str, signal: str = "KILL") -> None:

@@ -5,9 +5,10 @@ while it runs, and a tar from ``cp -`` or from a container is written onto
 the host or into the container.  So nothing here ever follows a symlink:
 
 - :func:`open_dir` walks a path one component at a time, each opened
-  ``O_NOFOLLOW`` relative to its parent's fd; the path it gets has already
-  been resolved inside the container root (``secure_join``), so a symlink
-  met now was swapped in meanwhile and the copy is refused.
+  ``O_NOFOLLOW`` relative to its parent's fd (``rootpath.open_dir_at``); the
+  path it gets has already been resolved inside the container root
+  (``secure_join``), so a symlink met now was swapped in meanwhile and the
+  copy is refused.
 - :class:`TarWriter` walks a tree with dir fds, opening every name
   ``O_NOFOLLOW``; symlinks are archived as symlinks.
 - :func:`extract` creates every entry relative to its parent dir's fd,
@@ -19,48 +20,31 @@ the host or into the container.  So nothing here ever follows a symlink:
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 import tarfile
 from collections.abc import Callable
 from typing import BinaryIO
 
-from ..errors import Conflict, NotFound, UnsafeArchive
+from ..errors import Conflict, EngineError, NotFound, UnsafeArchive
 from ..layers.merged import split_path
+from .rootpath import DIR_FLAGS, open_dir_at
 
-DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+__all__ = ["CHUNK", "DIR_FLAGS", "FILE_FLAGS", "Owner", "TarWriter", "extract", "open_dir"]
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 CHUNK = 1 << 20
 
 
 def open_dir(base_fd: int, parts: list[str], *, create: bool = False, label: str = "") -> int:
-    """An fd of the directory ``base/parts…``, no symlink followed on the way."""
-    fd = os.dup(base_fd)
-    try:
-        for i, part in enumerate(parts):
-            try:
-                nxt = os.open(part, DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                os.mkdir(part, 0o755, dir_fd=fd)
-                nxt = os.open(part, DIR_FLAGS, dir_fd=fd)
-            except OSError as e:
-                if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                    shown = "/".join(parts[:i + 1])
-                    # O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR too
-                    if e.errno == errno.ELOOP or stat.S_ISLNK(os.lstat(part, dir_fd=fd).st_mode):
-                        raise UnsafeArchive(f"{label}{shown}: refusing to follow a symbolic "
-                                            "link out of the copy") from None
-                    raise Conflict(f"{label}{shown}: not a directory") from None
-                raise
-            os.close(fd)
-            fd = nxt
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
+    """An fd of the directory ``base/parts…``, no symlink followed on the way
+    (:func:`~.rootpath.open_dir_at`), refused in ``cp``'s words."""
+    def refuse(shown: str, link: bool) -> EngineError:
+        if link:
+            return UnsafeArchive(f"{label}{shown}: refusing to follow a symbolic link out of "
+                                 "the copy")
+        return Conflict(f"{label}{shown}: not a directory")
+
+    return open_dir_at(base_fd, parts, create=create, refuse=refuse)
 
 
 class TarWriter:

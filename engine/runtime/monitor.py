@@ -39,72 +39,19 @@ import selectors
 import signal
 import socket
 import sqlite3
-import struct
 import subprocess
 import sys
 import time
 
-from portproxy import PortProxy  # beside this file, which is on sys.path (see above)
+from attachserver import AttachServer  # beside this file, which is on sys.path (see above)
+from jsonlog import Log
+from portproxy import PortProxy
 
 PR_SET_CHILD_SUBREAPER = 36
 MNT_DETACH = 2
 
 
-def rfc3339_nano(ns: int) -> str:
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
-
-
-class Log:
-    """JSON-lines log with size-based rotation (Docker's json-file driver)."""
-
-    def __init__(self, path: str, max_size: int, max_file: int) -> None:
-        self.path = path
-        self.max_size = max_size
-        self.max_file = max(1, max_file)
-        self.f = open(path, "ab", buffering=0)  # noqa: SIM115
-        self.size = self.f.tell()
-        self.partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
-
-    def write(self, stream: str, data: bytes) -> None:
-        buf = self.partial[stream] + data
-        *lines, rest = buf.split(b"\n")
-        self.partial[stream] = rest
-        for line in lines:
-            self._entry(stream, line + b"\n")
-        if len(rest) >= 16 * 1024:  # Docker splits long lines at 16 KiB
-            self._entry(stream, rest)
-            self.partial[stream] = b""
-
-    def flush(self) -> None:
-        for stream, rest in self.partial.items():
-            if rest:
-                self._entry(stream, rest)
-                self.partial[stream] = b""
-
-    def _entry(self, stream: str, data: bytes) -> None:
-        rec = json.dumps({"log": data.decode("utf-8", "replace"), "stream": stream,
-                          "time": rfc3339_nano(time.time_ns())}, ensure_ascii=False)
-        out = rec.encode() + b"\n"
-        if self.max_size and self.size + len(out) > self.max_size and self.size:
-            self._rotate()
-        self.f.write(out)
-        self.size += len(out)
-
-    def _rotate(self) -> None:
-        self.f.close()
-        if self.max_file > 1:
-            for n in range(self.max_file - 1, 0, -1):
-                src = self.path if n == 1 else f"{self.path}.{n - 1}"
-                if os.path.exists(src):
-                    os.replace(src, f"{self.path}.{n}")
-        else:
-            os.truncate(self.path, 0)
-        self.f = open(self.path, "ab", buffering=0)  # noqa: SIM115
-        self.size = 0
-
-
-class Monitor:
+class Monitor(AttachServer):
     def __init__(self, root: str, cid: str) -> None:
         self.root = root
         self.cid = cid
@@ -246,99 +193,6 @@ class Monitor:
         os.set_blocking(fd, False)
         self.sel.register(fd, selectors.EVENT_READ, ("out", stream))
         self.open_streams += 1
-
-    # -- clients -----------------------------------------------------------
-    def serve(self) -> socket.socket:
-        path = self.conf["attach_socket"]
-        if os.path.exists(path):
-            os.unlink(path)
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        srv.bind(path)
-        srv.listen(16)
-        self.sel.register(srv, selectors.EVENT_READ, ("accept", None))
-        return srv
-
-    def accept(self, srv: socket.socket) -> None:
-        conn, _ = srv.accept()
-        conn.settimeout(5)
-        try:
-            header = b""
-            while not header.endswith(b"\n") and len(header) < 4096:
-                chunk = conn.recv(1)
-                if not chunk:
-                    conn.close()
-                    return
-                header += chunk
-            want = json.loads(header or b"{}")
-        except (OSError, ValueError):
-            conn.close()
-            return
-        conn.setblocking(False)
-        self.clients[conn] = bool(want.get("stdin"))
-        self.sel.register(conn, selectors.EVENT_READ, ("client", b""))
-
-    def broadcast(self, kind: int, data: bytes) -> None:
-        frame = struct.pack(">BxxxI", kind, len(data)) + data
-        for c in list(self.clients):
-            try:
-                c.setblocking(True)
-                c.settimeout(2)
-                c.sendall(frame)
-                c.setblocking(False)
-            except OSError:
-                self.drop(c)
-
-    def drop(self, c: socket.socket) -> None:
-        self.clients.pop(c, None)
-        try:
-            self.sel.unregister(c)
-        except (KeyError, ValueError):
-            pass
-        c.close()
-
-    def client_input(self, key: selectors.SelectorKey) -> None:
-        c = key.fileobj
-        assert isinstance(c, socket.socket)
-        try:
-            data = c.recv(65536)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.drop(c)
-            return
-        buf = key.data[1] + data
-        while len(buf) >= 8:
-            kind, size = struct.unpack(">BxxxI", buf[:8])
-            if len(buf) < 8 + size:
-                break
-            payload, buf = buf[8:8 + size], buf[8 + size:]
-            if not self.clients.get(c):
-                continue
-            if kind == 0:
-                self.to_stdin(payload)
-            elif kind == 1 and self.stdin_w is not None:
-                os.close(self.stdin_w)
-                self.stdin_w = None
-            elif kind == 2 and self.pty is not None:
-                rows, cols = (int(x) for x in payload.split())
-                import fcntl
-                import termios
-
-                fcntl.ioctl(self.pty, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        self.sel.modify(c, selectors.EVENT_READ, ("client", buf))
-
-    def to_stdin(self, data: bytes) -> None:
-        fd = self.pty if self.pty is not None else self.stdin_w
-        if fd is None:
-            return
-        try:
-            os.set_blocking(fd, True)
-            os.write(fd, data)
-            os.set_blocking(fd, False)
-        except OSError:
-            pass
 
     def output(self, key: selectors.SelectorKey) -> None:
         fd = key.fd
@@ -502,25 +356,6 @@ class Monitor:
                 code = _start_failure_code(str(e))
                 break
         self.finish(srv, str(code))
-
-    def wait_for_hangups(self, timeout: float) -> None:
-        """Serve attached clients' input until all of them hang up."""
-        deadline = time.monotonic() + timeout
-        while self.clients and time.monotonic() < deadline:
-            for key, _ in self.sel.select(max(0.0, deadline - time.monotonic())):
-                kind = key.data[0]
-                if kind == "client":
-                    self.client_input(key)
-                elif kind == "out":
-                    self.output(key)
-                elif kind == "accept":  # too late to attach: hang up on it
-                    assert isinstance(key.fileobj, socket.socket)
-                    key.fileobj.accept()[0].close()
-                else:  # the signal wake-up pipe
-                    try:
-                        os.read(key.fd, 4096)
-                    except BlockingIOError:
-                        pass
 
     def finish(self, srv: socket.socket, code: str) -> None:
         """Clean up, *then* tell waiters: once ``monitor_pid`` is 0 or the exit

@@ -160,6 +160,8 @@ class Runtime:
             raise EngineError(f"kill {cid[:12]}: {msg}")
 
     def delete(self, cid: str, *, force: bool = True) -> None:
+        if not os.path.exists(os.path.join(self.state_dir, cid)):
+            return  # no state: nothing to delete (and no runtime process to start)
         self._run("delete", *(["--force"] if force else []), cid)
 
     def pause(self, cid: str) -> None:

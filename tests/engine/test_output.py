@@ -282,3 +282,19 @@ def test_since_text_is_go_units_human_duration(seconds, expected):
 def test_created_at_text_is_go_time_string():
     assert created_at_text(1727386302, UTC) == "2024-09-26 21:31:42 +0000 UTC"
     assert created_at_text(1727386302.9, UTC) == "2024-09-26 21:31:42 +0000 UTC"
+
+
+def test_print_inspected_prefixes_each_error_and_exits_1(capsys):
+    from engine.cli.output import DAEMON_ERROR, print_inspected
+
+    with pytest.raises(SystemExit) as e:
+        print_inspected([{"Name": "a"}], ["network x not found", "network y not found"],
+                        "{{.Name}}", prefix=DAEMON_ERROR)
+    assert e.value.code == 1
+    out, err = capsys.readouterr()
+    assert out == "a\n"
+    assert err == ("Error response from daemon: network x not found\n"
+                   "Error response from daemon: network y not found\n")
+    with pytest.raises(SystemExit):
+        print_inspected([], ["No such image: x"], None)
+    assert capsys.readouterr() == ("[]\n", "Error: No such image: x\n")

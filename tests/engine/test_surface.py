@@ -52,3 +52,18 @@ def test_skips_fail_under_ci(tmp_path) -> None:
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                         str(tmp_path)], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0 and "1 skipped" in r.stdout
+
+
+def test_the_monitor_is_stdlib_only() -> None:
+    """The monitor boots as ``python -I -S`` with only engine/runtime on its path
+    (launcher.py): it must import nothing else, and stay small."""
+    here = REPO / "engine" / "runtime"
+    code = (f"import sys; sys.path.insert(0, {str(here)!r}); import monitor; "
+            "print('\\n'.join(sorted(m for m in sys.modules)))")
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True,
+                       text=True, cwd="/")
+    assert r.returncode == 0, r.stderr
+    loaded = set(r.stdout.split())
+    assert {"monitor", "attachserver", "jsonlog", "portproxy"} <= loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("engine", "click", "pyroute2",
+                                                          "textual", "httpx")}

@@ -396,8 +396,8 @@ def test_containers_and_disk_panes(loaded):
             await pilot.press("1")
             pane = app.main.containers_pane
             assert pane.shown == [] and pane.empty_text() == "No containers — press n to run one"
-            assert [c.key for _, c in pane.visible_columns()][:4] == [
-                "name", "id", "image", "status"]
+            assert [c.key for _, c in pane.visible_columns()] == [  # 80 wide: no ID, no ports
+                "name", "image", "status", "cpu", "memory", "size"]
             await pilot.press("4")
             disk = app.main.disk_pane
             await wait_for(pilot, lambda: len(disk.shown) == 2, "disk rows")

@@ -19,6 +19,15 @@ from tui.screens.logs import LogsScreen
 LOOP = "trap 'exit 0' TERM; echo hello; echo oops >&2; while :; do sleep 0.2; done"
 
 
+def cleanup(engine) -> None:
+    """Remove every container, stopping live ones gracefully first: ``rm -f``
+    of a container that exits on TERM at that moment can race runc's kill."""
+    for c in engine.containers(all=True):
+        if c.state in ("running", "paused", "restarting"):
+            engine.stop(c.id, timeout=10)
+        engine.remove_container(c.id, force=True)
+
+
 @pytest.fixture
 def ctr(loaded):
     """busybox loaded and one running container "web"; all removed afterwards."""
@@ -26,8 +35,7 @@ def ctr(loaded):
                                       network="none"))
     loaded.start(cid)
     yield loaded, cid
-    for c in loaded.containers(all=True):
-        loaded.remove_container(c.id, force=True)
+    cleanup(loaded)
 
 
 def state(engine, cid: str) -> str:
@@ -172,6 +180,51 @@ def test_exec_builds_the_cli_command(ctr):
     run(go())
 
 
+def test_attach_command_runs_and_needs_a_terminal(loaded):
+    """The argv ``a`` hands the terminal to is the real ``dockyard attach``:
+    run here without a terminal it streams the container's output until it
+    exits.  In the headless test App, ``a`` says what to run instead; on a
+    stopped container it says to start it (tmux covers the real terminal)."""
+    import subprocess
+
+    tick = "trap 'exit 0' TERM; while :; do echo tick; sleep 0.2; done"
+    cid = loaded.create(CreateOptions(image=MUSL_TAG, command=["sh", "-c", tick], name="tick",
+                                      network="none"))
+    loaded.start(cid)
+    idle = loaded.create(CreateOptions(image=MUSL_TAG, command=["true"], name="idle",
+                                       network="none"))
+
+    async def go():
+        app = make_app(loaded)
+        async with app.run_test(size=(80, 24)) as pilot:
+            pane = await open_pane(pilot, cid)
+            argv = pane.attach_command(pane.current_container())
+            assert argv[-3:] == ["attach", "--sig-proxy=false", cid[:12]]
+            assert argv[argv.index("--root") + 1] == str(loaded.root)
+            await pilot.press("a")
+            assert app.focused is pane.table and state(loaded, cid) == "running"
+            assert any("attach needs a real terminal" in n.message for n in app._notifications)
+            pane.select_key(idle)
+            await pilot.pause()
+            await pilot.press("a")
+            assert any("idle is created: start it first" in n.message
+                       for n in app._notifications)
+        return argv
+
+    try:
+        argv = run(go())
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL) as proc:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"tick\n"  # attached: live output
+            loaded.stop(cid, timeout=5)
+            proc.wait(timeout=20)
+            assert proc.returncode == 0  # the container's exit code, as docker attach
+        assert state(loaded, cid) == "exited"
+    finally:
+        cleanup(loaded)
+
+
 def tags(engine) -> set[str]:
     return {t for i in engine.images() for t in i.repo_tags}
 
@@ -247,7 +300,7 @@ def test_live_writable_layer_panel(loaded):
     try:
         run(go())
     finally:
-        loaded.remove_container(cid, force=True)
+        cleanup(loaded)
 
 
 def test_run_form_creates_and_starts_a_container(loaded, root):

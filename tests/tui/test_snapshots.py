@@ -52,6 +52,16 @@ class PinnedEngine:
     def container_size(self, ref: str) -> tuple[int, int]:
         return self._real.container_size(self._ids.get(ref, ref))
 
+    def stats_samples(self, **kw) -> dict:
+        """Readings of the running containers under their pinned IDs, with
+        pinned counters: 1.00% CPU and 1.5MiB each."""
+        self._ticks = getattr(self, "_ticks", 0) + 1
+        pinned = {real: fake for fake, real in self._ids.items()}
+        return {pinned[cid]: replace(s, id=pinned[cid], cpu_ns=self._ticks * 10_000_000,
+                                     system_ns=self._ticks * 1_000_000_000, online_cpus=1,
+                                     mem_usage=3 << 19)
+                for cid, s in self._real.stats_samples(**kw).items() if cid in pinned}
+
     def info(self) -> dict:
         return {**self._real.info(), "DockyardRootDir": "/var/lib/dockyard",
                 "DiskFree": 50_000_000_000, "Runtime": "runc"}
@@ -80,6 +90,7 @@ def layers_of(ref: str, steps: int):
         layers = pilot.app.main.layers_pane
         await wait_for(pilot, lambda: len(layers.shown) == steps, "layers")
         await wait_for(pilot, lambda: layers.analysis is not None, "the analysis")
+        await wait_for(pilot, lambda: layers.files_key is not None, "the layer's files")
         await pilot.pause()
     return run_before
 
@@ -98,6 +109,49 @@ def test_layers_pane(snap_compare, pinned, size):
 def test_layers_pane_shared(snap_compare, pinned):
     assert snap_compare(make_app(pinned), terminal_size=(80, 24),
                         run_before=layers_of(SHARED_TAGS[0], 2))
+
+
+def layer_files(ref: str, steps: int, row: int, keys: tuple[str, ...] = ()):
+    """The file tree of step ``row`` (enter; narrow, it takes the stack's place)."""
+    async def run_before(pilot) -> None:
+        await layers_of(ref, steps)(pilot)
+        layers = pilot.app.main.layers_pane
+        layers.select_key(layers.shown[row].key)
+        await pilot.pause()
+        await pilot.press("enter", *keys)
+        await wait_for(pilot, lambda: files_shown(layers), "the layer's files")
+        await pilot.pause()
+    return run_before
+
+
+def files_shown(layers) -> bool:
+    """The file tree shows the layer under the stack's cursor."""
+    cur = layers.current_layer()
+    return cur is not None and layers.files_key == (layers.image.id, cur[0], layers.aggregated)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_layers_files(snap_compare, pinned, size):
+    """kaniko's ``RUN rm -rf /root/example/`` step, changes only."""
+    assert snap_compare(make_app(pinned), terminal_size=size,
+                        run_before=layer_files(KANIKO_TAG, 15, 10, ("u",)))
+
+
+def layers_tree(ref: str, steps: int):
+    async def run_before(pilot) -> None:
+        await layers_of(ref, steps)(pilot)
+        layers = pilot.app.main.layers_pane
+        await pilot.press("v")
+        await wait_for(pilot, lambda: layers.family.loaded, "the family tree")
+        await wait_for(pilot, lambda: files_shown(layers), "the picked layer's files")
+        await pilot.pause()
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_layers_tree(snap_compare, pinned, size):
+    assert snap_compare(make_app(pinned), terminal_size=size,
+                        run_before=layers_tree(SHARED_TAGS[0], 2))
 
 
 def disk_pane():
@@ -138,6 +192,7 @@ def containers_pane():
         await pilot.press("1")
         pane = app.main.containers_pane
         await wait_for(pilot, lambda: len(pane.shown) == 2, "container rows")
+        await wait_for(pilot, lambda: pane.stats, "CPU % and memory")
         await pilot.pause()
     return run_before
 

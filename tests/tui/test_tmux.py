@@ -154,3 +154,58 @@ def test_exec_stop_and_commit_a_container_in_a_real_terminal(engine, root, tmp_p
         if shutil.which("tmux"):
             subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)
         dockyard(root, "rm", "-f", cid, check=False)
+
+
+@pytest.mark.slow
+def test_attach_detach_and_exit_in_a_real_terminal(engine, root, tmp_path):
+    """``a`` hands the terminal to ``dockyard attach`` on a ``-it`` container:
+    what we type reaches its shell, ctrl-p ctrl-q detaches back to the TUI
+    with the container still running; ``exit`` ends it and comes back too."""
+    from tests.conftest import dockyard
+
+    need_tool("tmux")
+    if os.geteuid() != 0:
+        pytest.skip("dockyard runs as root")
+    load_fixtures(engine, tmp_path)
+    cid = dockyard(root, "run", "-dit", "--name", "box", "--network", "none", MUSL_TAG,
+                   "sh").stdout.decode().strip()
+    home = tmp_path / "home"
+    home.mkdir()
+    tmux = Tmux(f"dockyard-attach-{os.getpid()}")
+    env = {"DOCKYARD_ROOT": str(root), "HOME": str(home), "TERM": "xterm-256color",
+           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    cmd = " ".join([*(f"{k}={v}" for k, v in env.items()), *dockyard_command()])
+    tmux("new-session", "-d", "-s", "dy", "-x", "100", "-y", "30", "-c", str(REPO), cmd)
+
+    def state() -> str:
+        return next(c.state for c in engine.containers() if c.id == cid)
+
+    try:
+        tmux.wait_for(KANIKO_TAG.split(":")[0])
+        tmux.keys("1")
+        tmux.wait_for("Up ")
+        tmux.keys("a")
+        tmux.wait_for("attached to box: ctrl-p ctrl-q detaches")
+        tmux.keys("Enter")  # sh printed its prompt before we attached: ask again
+        tmux.wait_for("/ #")
+        tmux.keys("-l", "echo attached > /tmp/mark; echo $((6*7))")
+        tmux.keys("Enter")
+        screen = tmux.wait_for("\n42")
+        assert "echo attached > /tmp/mark" in screen
+        tmux.keys("C-p", "C-q")  # detach: back in the TUI, the container runs on
+        tmux.wait_for("Containers  1 container")
+        tmux.wait_for("Up ")
+        assert state() == "running"
+        assert any(c.path == "/tmp/mark" for c in engine.diff(cid))
+        # attach again and end the shell: the TUI comes back, the container exited
+        tmux.keys("a")
+        tmux.wait_for("attached to box")
+        tmux.keys("-l", "exit 3")
+        tmux.keys("Enter")
+        tmux.wait_for("Exited (3)")
+        assert state() == "exited" and engine.containers()[0].exit_code == 3
+        tmux.keys("q")
+    finally:
+        if shutil.which("tmux"):
+            subprocess.run(["tmux", "-L", tmux.socket, "kill-server"], capture_output=True)
+        dockyard(root, "rm", "-f", cid, check=False)

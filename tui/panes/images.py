@@ -2,7 +2,8 @@
 
 Actions run on the marked rows, else the row under the cursor: ``t`` tag,
 ``d`` delete (the dialog says exactly what rmi will do), enter/``h``
-history, ``i`` inspect.  The engine calls run in the App's workers.
+history, ``i`` inspect, ``n`` run, ``P`` push; ``b`` build and ``u`` pull
+need no row.  The engine calls run in the App's workers.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ class ImagesPane(ListPane):
     FILTER_KEYS = IMAGE_FILTERS
     FILTER_HINT = "text, dangling=true, reference=busybox*, label=k=v, before=, since="
     DEFAULT_SORT = ("created", True)
-    EMPTY = "No images — load one with `dockyard load -i FILE` (pull and build come later)"
-    ROW_ACTIONS = frozenset({"tag", "delete", "history", "inspect", "run"})
+    EMPTY = "No images — b builds one, u pulls one, or `dockyard load -i FILE`"
+    ROW_ACTIONS = frozenset({"tag", "delete", "history", "inspect", "run", "push"})
 
-    # TODO(builder/registry issues): b build, u pull, P push.
+    # b, u and P stay out of the footer, which must fit 80 columns
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "build", "build", id="image.build", show=False),
+        Binding("u", "pull", "pull", id="image.pull", show=False),
+        Binding("P", "push", "push", id="image.push", show=False),
         Binding("n", "run", "run", id="image.run", show=False),
         Binding("p", "prune", "prune", id="image.prune", show=False),
         Binding("t", "tag", "tag", id="image.tag"),
@@ -107,6 +111,17 @@ class ImagesPane(ListPane):
     def action_run(self) -> None:
         if ref := self.current_ref():
             self.dockyard.ask_run(ref.ref)
+
+    def action_build(self) -> None:
+        self.dockyard.ask_build()
+
+    def action_pull(self) -> None:
+        self.dockyard.ask_pull()
+
+    def action_push(self) -> None:
+        if ref := self.current_ref():  # push takes a tag: suggest the repository otherwise
+            name = ref.ref if ref.tag != "<none>" else ref.repository.replace("<none>", "")
+            self.dockyard.ask_push(name)
 
     def action_prune(self) -> None:
         self.dockyard.ask_prune("images")

@@ -1,88 +1,56 @@
-"""Layers pane: the layer stack of the image selected in the Images pane.
+"""Layers pane: the image selected in the Images pane, layer by layer.
 
-One row per history step, oldest first (as dive shows them): the step
-that made the layer, its size, and how many images share it, drawn as a
-bar over all images.  Metadata-only steps (``empty_layer``) are dimmed.
+Two views, ``v`` switches:
+
+- **stack** — one row per history step, oldest first (as dive shows them):
+  the step that made the layer, its size, and how many images share it,
+  drawn as a bar over all images; metadata-only steps are dimmed.  Below
+  it, dive's efficiency figures and the steps that wasted bytes.
+- **tree** — the layer family tree across all images (widgets.familytree);
+  moving onto a row selects that image (in the Images pane too) and layer.
+
+Beside either view (from ``WIDE`` columns; narrower, in its place after
+enter or ``f``, until esc) the file tree of the selected layer's changes
+(widgets.filetree): ``u`` hides unchanged paths, ``a`` compares with the
+base layer instead of the layer below (dive's aggregated changes).  The
+tree is built by a worker a moment after the cursor rests on a layer, and
+the last few are kept, so walking up and down the stack stays quick.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import BindingType
-from textual.widgets import Static
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import DataTable, Static, Tree
 
 from engine import ImageSummary
 from engine.cli.output import size_text
 from engine.images.digest import short_id
 from engine.usage import LayerInfo
 from engine.usage.analyze import Analysis
+from engine.usage.filetree import FileNode
 
-from ..model import Col, Row, step_text
-from ..widgets.bars import ratio_bar
+from ..widgets.familytree import FamilyTree, ImageItem, LayerItem, family_summary
+from ..widgets.filetree import FileTree
 from .base import ListPane, sort_bindings
+from .layer_text import COLUMNS, analysis_text, family_title, files_title, layer_rows
+
+if TYPE_CHECKING:
+    from ..app import DockyardApp
 
 __all__ = ["LayersPane", "analysis_text", "layer_rows"]
 
-BAR = 10
-COLUMNS = (
-    Col("index", "#", "X", width=3, right=True),
-    Col("step", "Step", "B", flex=1, min=16),
-    Col("size", "Size", "S", min=7, right=True, descending=True),
-    Col("shared", "Shared by", "H", width=BAR + 10, descending=True),
-)
-
-
-def layer_rows(image_id: str, layers: list[LayerInfo], total_images: int) -> list[Row]:
-    rows = []
-    total = max(total_images, 1)
-    for lay in layers:
-        dim = "dim" if lay.empty_layer else ""
-        if lay.empty_layer:
-            shared = Text("metadata only", style="dim italic")
-            users = -1
-        else:
-            users = 1 + len(lay.shared_by)
-            shared = ratio_bar(users / total, BAR, style="cyan" if users > 1 else "green")
-            shared.append(f" {users} image{'s' if users != 1 else ''}")
-        size = "" if lay.empty_layer else size_text(lay.size, 3)
-        rows.append(Row(
-            key=f"{image_id}:{lay.index}",
-            cells=(Text(str(lay.index), style=dim), Text(step_text(lay.created_by), style=dim),
-                   Text(size, style=dim), shared),
-            sort=(lay.index, step_text(lay.created_by), lay.size, users),
-            text=(lay.created_by, lay.comment, lay.chain_id, lay.diff_id),
-            obj=lay,
-        ))
-    return rows
-
-
-def analysis_text(a: Analysis | None, max_steps: int = 3) -> Text:
-    """dive's figures and the steps whose later changes wasted bytes."""
-    if a is None:
-        return Text("Analysing…", style="dim")
-    d = a.dive
-    t = Text.assemble(("Efficiency ", "bold"),
-                      (f"{d.efficiency * 100:.1f}%",
-                       "green" if d.efficiency >= 0.95 else "yellow"),
-                      ("  wasted ", "bold"), size_text(d.wasted_bytes),
-                      ("  reclaimable ", "bold"), size_text(a.reclaimable_bytes),
-                      ("  final ", "dim"), (size_text(a.final_size), "dim"))
-    steps = sorted(a.by_step, key=lambda s: -s.bytes)
-    for s in steps[:max_steps]:
-        cause = s.causes[0] if s.causes else None
-        t.append(f"\n  {size_text(s.bytes):>8}  ", style="magenta")
-        t.append(f"#{s.step} {step_text(s.created_by)}", style="")
-        if cause is not None:
-            t.append(f"  {cause.cause}", style="yellow")
-            if cause.files:
-                t.append(f" {cause.files[0].path}", style="dim")
-    if len(steps) > max_steps:
-        t.append(f"\n  … {len(steps) - max_steps} more steps wasted bytes", style="dim")
-    t.no_wrap, t.overflow = True, "ellipsis"
-    return t
+WIDE = 120  # from this pane width the file tree sits beside the stack
+REST = 0.15  # seconds the cursor rests on a layer before its files load
+KEEP = 8  # file trees kept (image, layer, aggregated)
 
 
 class LayersPane(ListPane):
@@ -92,9 +60,29 @@ class LayersPane(ListPane):
     COLUMNS = COLUMNS
     DEFAULT_SORT = ("index", False)
     EMPTY = "No image selected — pick one in the Images pane"
-    # TODO(usage issue): the layer family tree across images (image_tree) and
-    # the file tree of the selected layer's changes (Analysis.layers) go here.
-    BINDINGS: ClassVar[list[BindingType]] = [*sort_bindings("layers", COLUMNS)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("v", "toggle_view", "tree", id="layers.view"),
+        Binding("f", "files", "files", id="layers.files"),
+        Binding("u", "changes_only", "changes", id="layers.files.changes"),
+        Binding("a", "aggregated", "vs base", id="layers.files.aggregated"),
+        *sort_bindings("layers", COLUMNS),
+    ]
+    DEFAULT_CSS = """
+    LayersPane .layers-body { height: 1fr; }
+    LayersPane .layers-left { width: 1fr; height: 1fr; }
+    LayersPane .layers-files { display: none; width: 1fr; height: 1fr; }
+    LayersPane.-wide .layers-files { display: block; border-left: vkey $primary 50%; }
+    LayersPane.-files .layers-left { display: none; }
+    LayersPane.-files .layers-files { display: block; }
+    LayersPane .layers-family { display: none; }
+    LayersPane.-tree .layers-family { display: block; }
+    LayersPane.-tree DataTable { display: none; }
+    LayersPane.-tree .layers-analysis { display: none; }
+    LayersPane .files-title { height: 1; padding: 0 1; background: $boost; }
+    LayersPane .layers-analysis, LayersPane .files-title {
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -103,11 +91,78 @@ class LayersPane(ListPane):
         self.loaded_for: str | None = None
         self._layers: list[LayerInfo] = []
         self.analysis: Analysis | None = None
+        self.view = "stack"  # or "tree"
+        self.files_open = False  # enter/f: the file tree has the keys (and, narrow, the room)
+        self.aggregated = False
+        self.files_key: tuple[str, int, bool] | None = None  # what the file tree shows
+        self._files: OrderedDict[tuple[str, int, bool], tuple[FileNode, dict[str, int]]] = \
+            OrderedDict()
+        self._asked: tuple[str, int, bool] | None = None
+        self._rest: Timer | None = None
+        self._want_chain: str | None = None
+        self._family_for: tuple = ()  # the images and containers it was loaded for
+        self._family_totals: tuple[int, int, int, int] | None = None
 
+    @classmethod
+    def tree_bindings(cls) -> list[Binding]:
+        """The file tree's keys, for the help screen (they work when it has focus)."""
+        return [b for b in FileTree.BINDINGS if isinstance(b, Binding)]
+
+    @property
+    def dockyard(self) -> DockyardApp:
+        return cast("DockyardApp", self.app)
+
+    @property
+    def file_tree(self) -> FileTree:
+        return self.query_one(FileTree)
+
+    @property
+    def family(self) -> FamilyTree:
+        return self.query_one(FamilyTree)
+
+    # -- layout ---------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield from super().compose()
-        yield Static("", classes="layers-analysis")
+        parts = list(super().compose())  # title, table, empty text, filter box
+        title, rest = parts[0], parts[1:]
+        yield title
+        with Horizontal(classes="layers-body"):
+            with Vertical(classes="layers-left"):
+                yield from (w for w in rest if not w.has_class("filter"))
+                yield FamilyTree(classes="layers-family")
+                yield Static("", classes="layers-analysis")
+            with Vertical(classes="layers-files"):
+                yield Static("", classes="files-title")
+                yield FileTree(classes="layers-filetree")
+        yield from (w for w in rest if w.has_class("filter"))
 
+    def on_resize(self) -> None:
+        self._layout()
+        super().on_resize()
+
+    @property
+    def wide(self) -> bool:
+        return (self.size.width or self.app.size.width) >= WIDE
+
+    def _layout(self) -> None:
+        self.set_class(self.wide, "-wide")
+        self.set_class(self.files_open and not self.wide, "-files")
+        self.set_class(self.view == "tree", "-tree")
+
+    def _left(self) -> Widget:
+        return self.family if self.view == "tree" else self.table
+
+    def focus_list(self) -> None:
+        """The pane came up (or the focus comes back): focus, and load what shows."""
+        self._layout()
+        self.screen.set_focus(self.file_tree if self.files_open else self._left())
+        self._load_family()
+        self._ask_files()
+
+    def _showing(self) -> bool:
+        return self.is_mounted and self.display and getattr(self.screen, "current", "") == \
+            self.PANE_ID
+
+    # -- the stack --------------------------------------------------------------
     def show_image(self, image: ImageSummary | None, label: str) -> None:
         """Say which image the pane is about (its layers arrive later)."""
         changed = (image.id if image else None) != (self.image.id if self.image else None)
@@ -115,6 +170,10 @@ class LayersPane(ListPane):
         if changed:
             self.analysis = None
             self._update_analysis()
+            self.family.set_current_image(image.id if image else None)
+            self.files_key = None
+            self.file_tree.show(None)
+            self._update_files_title()
         if image is None:
             self.loaded_for = None
             self._layers = []
@@ -122,6 +181,7 @@ class LayersPane(ListPane):
         elif changed:
             self.select_key(f"{image.id}:0")
         self._update_title()
+        self._load_family()  # called on every engine refresh: reloads when the state moved
 
     def set_layers(self, image_id: str, layers: list[LayerInfo], total_images: int) -> None:
         if self.image is None or image_id != self.image.id:
@@ -129,6 +189,14 @@ class LayersPane(ListPane):
         self.loaded_for = image_id
         self._layers = layers
         self.set_rows(layer_rows(image_id, layers, total_images))
+        if self._want_chain:
+            self._select_chain(self._want_chain)
+            self._want_chain = None
+
+    def _select_chain(self, chain_id: str) -> None:
+        row = next((r for r in self._rows if r.obj.chain_id == chain_id), None)
+        if row is not None:
+            self.select_key(row.key)
 
     def set_analysis(self, image_id: str, analysis: Analysis) -> None:
         if self.image is None or image_id != self.image.id:
@@ -147,7 +215,201 @@ class LayersPane(ListPane):
         """Steps listed under the figures: a few at 80×24, more when tall."""
         return max(1, min(8, (self.app.size.height - 20) // 2))
 
+    def current_layer(self) -> tuple[int, LayerInfo] | None:
+        """The layer under the stack cursor: (index among real layers, its info)."""
+        row = self.current_row()
+        if row is None or row.obj.empty_layer:
+            return None
+        lay: LayerInfo = row.obj
+        return sum(1 for x in self._layers if not x.empty_layer and x.index < lay.index), lay
+
+    @on(ListPane.CursorMoved)
+    def _stack_moved(self, event: ListPane.CursorMoved) -> None:
+        if event.pane is self:
+            if self._rest is not None:
+                self._rest.stop()
+            self._rest = self.set_timer(REST, self._ask_files)
+            self._update_files_title()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_files()
+
+    # -- the family tree -------------------------------------------------------------
+    def _load_family(self) -> None:
+        """Load the family tree if it shows and the images or containers changed."""
+        state = getattr(self.screen, "state", None)
+        if self.view != "tree" or not self._showing() or state is None:
+            return
+        seen = (tuple((i.id, i.repo_tags) for i in state.images),
+                tuple((c.id, c.image_id) for c in state.containers))
+        if seen != self._family_for:
+            self._family_for = seen
+            self.dockyard.load_family_tree()
+
+    def set_family(self, roots: list, containers: tuple[Any, ...]) -> None:
+        self._family_totals = family_summary(roots)
+        self.family.set_family(roots, containers)
+        self._update_title()
+
+    @on(Tree.NodeHighlighted, ".layers-family")
+    def _family_moved(self, event: Tree.NodeHighlighted) -> None:
+        event.stop()
+        item = event.node.data
+        if isinstance(item, ImageItem):  # and its top layer, the row it hangs under
+            parent = event.node.parent.data if event.node.parent else None
+            self._pick(item.image_id, parent.chain_id if isinstance(parent, LayerItem) else None)
+        elif isinstance(item, LayerItem):
+            if self.image is not None and self.image.id in item.images:
+                self._select_chain(item.chain_id)
+            elif item.images:
+                self._pick(min(item.images), item.chain_id)
+
+    def _pick(self, image_id: str, chain_id: str | None) -> None:
+        """Select ``image_id`` everywhere (Images pane too), then its layer ``chain_id``."""
+        if self.image is not None and self.image.id == image_id:
+            if chain_id:
+                self._select_chain(chain_id)
+            return
+        self._want_chain = chain_id
+        self.dockyard.main.images_pane.select_image(image_id)
+
+    @on(Tree.NodeSelected, ".layers-family")
+    def _family_selected(self, event: Tree.NodeSelected) -> None:
+        event.stop()
+        if isinstance(event.node.data, ImageItem):
+            self.action_toggle_view()
+        else:
+            self.action_files()
+
+    # -- the file tree ------------------------------------------------------------
+    def _ask_files(self) -> None:
+        """Show the selected layer's file tree: kept, or asked of a worker."""
+        self._rest = None
+        if not self._showing() or self.image is None:
+            return
+        cur = self.current_layer()
+        if cur is None:
+            self.files_key = None
+            self.file_tree.show(None)
+            self._update_files_title()
+            return
+        key = (self.image.id, cur[0], self.aggregated)
+        if key == self.files_key:
+            return
+        if key in self._files:
+            self._show_files(key)
+        elif key != self._asked:
+            self._asked = key
+            self.dockyard.load_layer_files(key[0], key[1], aggregated=key[2])
+        self._update_files_title()
+
+    def set_files(self, image_id: str, index: int, aggregated: bool, root: FileNode,
+                  counts: dict[str, int]) -> None:
+        key = (image_id, index, aggregated)
+        self._files[key] = (root, counts)
+        while len(self._files) > KEEP:
+            self._files.popitem(last=False)
+        if self._asked == key:
+            self._asked = None
+        cur = self.current_layer()
+        if self.image is not None and cur is not None and \
+                (self.image.id, cur[0], self.aggregated) == key:
+            self._show_files(key)
+
+    def _show_files(self, key: tuple[str, int, bool]) -> None:
+        self._files.move_to_end(key)
+        self.files_key = key
+        self.file_tree.show(self._files[key][0])
+        self._update_files_title()
+
+    @on(FileTree.ViewChanged)
+    def _files_view_changed(self, event: FileTree.ViewChanged) -> None:
+        event.stop()
+        self._update_files_title()
+
+    def _update_files_title(self) -> None:
+        self.query_one(".files-title", Static).update(self.files_title())
+
+    def files_title(self) -> Text:
+        """One line over the file tree: which layer, what changed, how it is shown."""
+        if self.image is None:
+            return Text("No image selected", style="dim")
+        cur, row = self.current_layer(), self.current_row()
+        if cur is None:
+            return Text(f"#{row.obj.index} metadata only: this step changed no files"
+                        if row is not None else "", style="dim", no_wrap=True)
+        index, lay = cur
+        key = (self.image.id, index, self.aggregated)
+        tree = self.file_tree
+        return files_title(lay.index, index, self._files[key][1] if self.files_key == key
+                           else None, aggregated=self.aggregated, by_size=tree.by_size,
+                           changes_only=tree.changes_only)
+
+    def action_files(self) -> None:
+        """Give the file tree the keys (narrow: and the room, until esc)."""
+        self.files_open = True
+        self._layout()
+        self.screen.set_focus(self.file_tree)
+        self._ask_files()
+        self.screen.refresh_bindings()
+
+    def action_changes_only(self) -> None:
+        self.file_tree.set_view(changes_only=not self.file_tree.changes_only)
+
+    def action_aggregated(self) -> None:
+        self.aggregated = not self.aggregated
+        self._ask_files()
+
+    def action_toggle_view(self) -> None:
+        self.view = "tree" if self.view == "stack" else "stack"
+        self.files_open = False
+        self._layout()
+        self.screen.set_focus(self._left())
+        if self.view == "tree" and self.image is not None:
+            node = self.family.node_for("image:" + self.image.id)
+            if node is not None:
+                self.family.move_cursor(node)
+        self._load_family()
+        self.refresh_view(force=True)
+        self.screen.refresh_bindings()
+
+    def back(self) -> bool:
+        """esc: leave the file tree, then the family tree, then as every list does."""
+        if self.files_open:
+            self.files_open = False
+            self._layout()
+            self.screen.set_focus(self._left())
+            self.screen.refresh_bindings()
+            return True
+        if self.view == "tree" and not self.filter_input.display:
+            self.action_toggle_view()
+            return True
+        return super().back()
+
+    def open_filter(self) -> None:
+        """"/" filters the stack: show it first."""
+        if self.files_open:
+            self.back()
+        if self.view == "tree":
+            self.action_toggle_view()
+        super().open_filter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("changes_only", "aggregated"):
+            return self.files_open or self.wide
+        if action == "toggle_mark":
+            return self.view == "stack" and not self.files_open and \
+                super().check_action(action, parameters)
+        if action == "files":
+            return not self.files_open and self.image is not None
+        return super().check_action(action, parameters)
+
+    # -- the title line ---------------------------------------------------------------
     def status_text(self) -> Text:
+        if self.view == "tree":
+            return family_title(self.TITLE, self._family_totals)
         t = super().status_text()
         if self.image is not None:
             real = [lay for lay in self._layers if not lay.empty_layer]
@@ -160,6 +422,8 @@ class LayersPane(ListPane):
         return t
 
     def empty_text(self) -> str:
+        if self.view == "tree":
+            return ""
         if self.image is None:
             return self.EMPTY
         if self.loaded_for != self.image.id:

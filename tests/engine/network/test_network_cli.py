@@ -66,6 +66,11 @@ def test_errors(root) -> None:
     r = dockyard(root, "network", "create", "--subnet", "10.217.128.0/17", "overlap",
                  check=False)
     assert b"Pool overlaps with other one on this address space" in r.stderr
+    r = dockyard(root, "network", "inspect", "-f", "{{.Name}}", "nope", "bridge", "gone",
+                 check=False)
+    assert (r.returncode, r.stdout, r.stderr) == (
+        1, b"bridge\n", b"Error response from daemon: network nope not found\n"
+                        b"Error response from daemon: network gone not found\n")
     assert dockyard(root, "network", "rm", "-f", "nope").returncode == 0
 
 
