@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from textual.command import CommandPalette
-from textual.widgets import ContentSwitcher, DataTable, Input
+from textual.widgets import ContentSwitcher, DataTable, Input, Label
 
 from tests.conftest import MUSL_ID
 from tests.tui.conftest import (
@@ -162,15 +162,17 @@ def test_bad_tag_shows_the_engine_error(loaded):
         app = make_app(loaded)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_loaded(pilot)
+            before = tags(loaded)
             await pilot.press("t")
-            app.screen.query_one(Input).value = "Bad/UPPER:case"
-            await pilot.press("enter")
-            screen = await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen)
-                                    and app.screen, "the error dialog")
-            assert "image: tag failed" in str(screen.query_one(".dialog-title").render())
-            assert "Bad/UPPER" in screen.message or "repository name" in screen.message
-            await pilot.press("enter")
-            assert not isinstance(app.screen, ErrorScreen)
+            for bad in ("Bad/UPPER:case", "busybox:", "two words"):
+                app.screen.query_one(Input).value = bad
+                await pilot.press("enter")
+                assert isinstance(app.screen, TagScreen)  # the form stays, and says why
+                error = str(app.screen.query_one("#tag-error", Label).render())
+                assert "invalid reference format" in error, error
+            await pilot.press("escape")
+            await pilot.pause(0.3)
+            assert tags(loaded) == before
     run(go())
 
 

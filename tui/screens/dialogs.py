@@ -12,6 +12,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from engine.errors import InvalidReference
+from engine.images.reference import parse
+
 __all__ = ["ConfirmScreen", "ErrorScreen", "TagScreen"]
 
 
@@ -79,6 +82,17 @@ class ErrorScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+def reference_problem(text: str, *, optional: bool = False) -> str:
+    """Why ``text`` is no image name, in the engine's words ("" if it is one)."""
+    if not text:
+        return "" if optional else "Enter a name like repository:tag"
+    try:
+        parse(text)
+    except InvalidReference as e:
+        return str(e)
+    return ""
+
+
 class TagScreen(ModalScreen[str | None]):
     """``tag SOURCE TARGET``: asks for the target; dismisses with it or None."""
 
@@ -110,8 +124,9 @@ class TagScreen(ModalScreen[str | None]):
 
     def _submit(self) -> None:
         target = self.query_one("#target", Input).value.strip()
-        if not target or target.endswith(":") or " " in target:
-            self.query_one("#tag-error", Label).update("Enter a name like repository:tag")
+        problem = reference_problem(target)
+        if problem:
+            self.query_one("#tag-error", Label).update(problem)
             return
         self.dismiss(target)
 

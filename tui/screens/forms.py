@@ -15,6 +15,8 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from engine.runtime.options import CreateOptions
 
+from .dialogs import reference_problem
+
 __all__ = ["CommitRequest", "CommitScreen", "DeleteContainerScreen", "RunScreen"]
 
 
@@ -104,8 +106,9 @@ class CommitScreen(ModalScreen[CommitRequest | None]):
 
     def _submit(self) -> None:
         ref = self.query_one("#reference", Input).value.strip()
-        if ref.endswith(":") or " " in ref:
-            self.query_one("#commit-error", Label).update("Enter a name like repository:tag")
+        problem = reference_problem(ref, optional=True)
+        if problem:
+            self.query_one("#commit-error", Label).update(problem)
             return
         self.dismiss(CommitRequest(ref, self.query_one("#message", Input).value.strip()))
 
