@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from ..errors import Conflict, InvalidArgument, StartFailed
 from ..store.events import emit
+from .bundle import check_command
 from .containers import Containers
 from .rootpath import secure_join
 from .spec import host_caps, resolve_user
@@ -88,7 +89,7 @@ def build_process(svc: Containers, cid: str, row: dict, rootfs: str, cmd: Sequen
         process["noNewPrivileges"] = False
     _check_cwd(rootfs, process["cwd"])
     try:
-        Containers._check_command(rootfs, process)
+        check_command(rootfs, process)
     except StartFailed as e:
         raise StartFailed(OCI_PREFIX + str(e).removeprefix("failed to create task: ")
                           + ": unknown", exit_code=e.exit_code) from None

@@ -31,6 +31,7 @@ from ..layers.merged import split_path
 from .rootpath import DIR_FLAGS, open_dir_at
 
 __all__ = ["CHUNK", "DIR_FLAGS", "FILE_FLAGS", "Owner", "TarWriter", "extract", "open_dir"]
+
 FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 CHUNK = 1 << 20
 
