@@ -35,6 +35,14 @@ def pytest_runtest_makereport(item, call):
         rep.longrepr = f"skipped under CI=true (a skip is a failure in CI): {reason}"
 
 
+@pytest.fixture(autouse=True)
+def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own DOCKER_CONFIG: never the user's ~/.docker."""
+    d = tmp_path / "docker-config"
+    monkeypatch.setenv("DOCKER_CONFIG", str(d))
+    return d
+
+
 @pytest.fixture
 def root(tmp_path: Path):
     r = tmp_path / "root"

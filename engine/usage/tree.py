@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,7 +35,8 @@ from ..layers.merged import OPAQUE_XATTR
 from ..store import Store
 from .layers import chains_by_image
 
-__all__ = ["Entry", "LayerFiles", "PathNode", "TreeNode", "layer_tree", "render", "walk_layer"]
+__all__ = ["Entry", "LayerFiles", "PathNode", "TreeNode", "layer_tree", "render", "tree_totals",
+           "walk_layer"]
 
 
 # -- one layer's files ---------------------------------------------------------------
@@ -324,13 +325,14 @@ def render(roots: list[TreeNode], *, fold: bool = True) -> str:
         for i in reversed(range(len(items))):
             branch, cont = ("└── ", "    ") if i == len(items) - 1 else ("├── ", "│   ")
             todo.append((items[i], below + branch, below + cont))
-    count = _count(roots)
+    count = tree_totals(roots)
     lines.append(f"\n{count[0]} images, {count[1]} layers, {size_text(count[2], 3)} stored, "
                  f"{size_text(count[3], 3)} in layers shared by 2+ images")
     return "\n".join(lines) + "\n"
 
 
-def _count(roots: list[TreeNode]) -> tuple[int, int, int, int]:
+def tree_totals(roots: Sequence[TreeNode]) -> tuple[int, int, int, int]:
+    """(images, layers, bytes stored, bytes in layers 2+ images share)."""
     images = layers = stored = shared = 0
     todo = list(roots)
     while todo:

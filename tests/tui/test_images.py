@@ -28,14 +28,6 @@ THREE_STEPS = (f"FROM {MUSL_TAG}\n"
                "RUN cat /greeting.txt && echo to-stderr >&2\n")
 
 
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Never the user's ~/.docker: credentials come from an empty config."""
-    d = tmp_path / "docker-config"
-    monkeypatch.setenv("DOCKER_CONFIG", str(d))
-    return d
-
-
 @pytest.fixture
 def registry(tmp_path: Path):
     d = tmp_path / "registry"

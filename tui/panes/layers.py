@@ -37,8 +37,9 @@ from engine.images.digest import short_id
 from engine.usage import LayerInfo
 from engine.usage.analyze import Analysis
 from engine.usage.filetree import FileNode
+from engine.usage.tree import tree_totals
 
-from ..widgets.familytree import FamilyTree, ImageItem, LayerItem, family_summary
+from ..widgets.familytree import FamilyTree, ImageItem, LayerItem
 from ..widgets.filetree import FileTree
 from .base import ListPane, sort_bindings
 from .layer_text import COLUMNS, analysis_text, family_title, files_title, layer_rows
@@ -249,7 +250,7 @@ class LayersPane(ListPane):
             self.dockyard.load_family_tree()
 
     def set_family(self, roots: list, containers: tuple[Any, ...]) -> None:
-        self._family_totals = family_summary(roots)
+        self._family_totals = tree_totals(roots)
         self.family.set_family(roots, containers)
         self._update_title()
 

@@ -27,7 +27,7 @@ from engine.usage.tree import TreeNode as LayerNode
 from ..model import step_text
 from .columntree import ColumnTree
 
-__all__ = ["FamilyTree", "ImageItem", "LayerItem", "family_summary"]
+__all__ = ["FamilyTree", "ImageItem", "LayerItem"]
 
 
 @dataclass(frozen=True)
@@ -79,21 +79,6 @@ def _images_under(roots: Sequence[LayerNode]) -> dict[int, frozenset[str]]:
             mine |= out[id(c)]
         out[id(n)] = frozenset(mine)
     return out
-
-
-def family_summary(roots: Sequence[LayerNode]) -> tuple[int, int, int, int]:
-    """(images, layers, bytes stored, bytes in layers 2+ images share)."""
-    images = layers = stored = shared = 0
-    todo = list(roots)
-    while todo:
-        n = todo.pop()
-        images += len(n.images)
-        if n.chain_id:
-            layers += 1
-            stored += n.size
-            shared += n.size if n.users > 1 else 0
-        todo.extend(n.children)
-    return images, layers, stored, shared
 
 
 class FamilyTree(ColumnTree[Item]):

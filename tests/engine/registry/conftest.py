@@ -83,14 +83,6 @@ def stop_registry(reg: RealRegistry) -> None:
         reg.proc.wait()
 
 
-@pytest.fixture(autouse=True)
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own DOCKER_CONFIG: never the user's ~/.docker."""
-    d = tmp_path / "docker-config"
-    monkeypatch.setenv("DOCKER_CONFIG", str(d))
-    return d
-
-
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[RealRegistry]:
     d = tmp_path / "registry"
