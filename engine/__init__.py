@@ -11,7 +11,6 @@ keyword-only ``progress=`` (a callable receiving :class:`Progress`) and
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -470,7 +469,7 @@ class Engine:
             "KernelVersion": uname.release,
             "OperatingSystem": _os_name(),
             "OSType": "linux",
-            "Architecture": platform.machine(),
+            "Architecture": os.uname().machine,
             "NCPU": os.cpu_count(),
             "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
             "DiskFree": st.f_bavail * st.f_frsize,

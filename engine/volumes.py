@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from .errors import Conflict, InvalidArgument, NotFound
@@ -74,7 +72,7 @@ class VolumeStore:
             raise InvalidArgument(f'error looking up volume plugin {driver}: plugin "{driver}" '
                                   "not found")
         if not name:
-            name, anonymous = uuid.uuid4().hex + uuid.uuid4().hex, True
+            name, anonymous = os.urandom(32).hex(), True
         if not NAME_RE.match(name):
             raise InvalidArgument(f'create {name}: "{name}" includes invalid characters for a '
                                   "local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are "
@@ -105,6 +103,8 @@ class VolumeStore:
                 raise Conflict(f"remove {name}: volume is in use - [{ids}]")
             c.execute("DELETE FROM volumes WHERE name = ?", (name,))
             emit(c, "volume", "destroy", name)
+        import shutil  # here, not at the top: most commands never need it
+
         shutil.rmtree(self.store.path("volumes", name), ignore_errors=True)
 
     def size(self, name: str) -> int:
@@ -122,6 +122,8 @@ class VolumeStore:
         dest = self.path(name)
         if os.listdir(dest) or not os.path.isdir(source):
             return
+        import shutil
+
         for entry in os.listdir(source):
             s, d = os.path.join(source, entry), os.path.join(dest, entry)
             if os.path.isdir(s) and not os.path.islink(s):

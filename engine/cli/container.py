@@ -11,7 +11,6 @@ import click
 
 from ..errors import EngineError, InvalidArgument, NotFound
 from ..humanize import status_text
-from ..network.ports import display as display_ports
 from ..runtime.options import CreateOptions, parse_size
 from . import output
 
@@ -336,7 +335,7 @@ def ps_cmd(show_all, quiet, size, last, latest, no_trunc, filters, fmt):
             "CreatedSince": output.since_text(c.created, now),
             "RunningFor": output.human_duration(now - c.created),
             "Status": status_text(c.state, c.exit_code, c.started_at, c.finished_at, now),
-            "State": c.state, "Ports": display_ports(c.ports), "Names": c.name,
+            "State": c.state, "Ports": _display_ports(c.ports), "Names": c.name,
             "Labels": ",".join(f"{k}={v}" for k, v in c.labels.items()),
             "Mounts": "", "Networks": "",
         }
@@ -425,3 +424,9 @@ def register(main: click.Group) -> None:
     main.add_command(group)
     main.add_command(inspect_any_cmd, "inspect")
     main.add_command(ps_cmd, "ps")
+
+
+def _display_ports(ports):  # noqa: ANN001, ANN202 - ps only: run need not load it
+    from ..network.ports import display
+
+    return display(ports)

@@ -17,7 +17,6 @@ Tables go through Go's tabwriter configured as docker/cli does
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
@@ -54,6 +53,10 @@ def created_at_text(ts: float, tz: tzinfo | None = None) -> str:
 
 
 def _width(s: str) -> int:
+    if s.isascii():
+        return len(s)
+    import unicodedata  # only for text that needs it
+
     return sum(
         0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
         for c in s

@@ -15,12 +15,11 @@ never fatal.
 
 from __future__ import annotations
 
-import calendar
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ..errors import InvalidArgument, InvalidContent
@@ -35,6 +34,15 @@ __all__ = [
     "parse_rfc3339",
 ]
 
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _timegm(y: int, mo: int, d: int, h: int, mi: int, sec: int) -> int:
+    """calendar.timegm, without importing calendar (and locale) on every command."""
+    days = date(y, mo, d).toordinal() - _EPOCH_ORDINAL
+    return days * 86400 + h * 3600 + mi * 60 + sec
 
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:
     out: list[str] = []
@@ -66,7 +74,7 @@ def _parse_parts(s: str) -> tuple[int, int, int]:
     if zone not in ("Z", "z"):
         offset = (int(zone[1:3]) * 60 + int(zone[4:6])) * 60
         offset = -offset if zone[0] == "-" else offset
-    return calendar.timegm((y, mo, d, h, mi, sec)) - offset, nanos, offset
+    return _timegm(y, mo, d, h, mi, sec) - offset, nanos, offset
 
 
 def parse_rfc3339(s: str) -> float:
@@ -171,7 +179,7 @@ class ImageConfig:
         return layers != len(self.diff_ids)
 
 
-_GO_ZERO_TIME = calendar.timegm((1, 1, 1, 0, 0, 0))
+_GO_ZERO_TIME = _timegm(1, 1, 1, 0, 0, 0)
 
 
 def parse_config(data: bytes, *, digest: str | None = None) -> ImageConfig:

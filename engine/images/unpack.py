@@ -19,9 +19,9 @@ whose lease has expired, which ``system check --repair`` (GC) removes.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -72,7 +72,7 @@ class Unpacker:
     def _extract(self, diff: str, chain: str, parent: str | None,
                  open_blob: Callable[[], AbstractContextManager[BinaryIO]], label: str,
                  cancel: threading.Event | None) -> None:
-        key = f"extract-{uuid.uuid4().hex[:12]}-{chain}"
+        key = f"extract-{os.urandom(6).hex()}-{chain}"
         self.lease.add("snapshot", key)
         self.lease.add("layer", chain)
         self.snapshots.prepare(key, parent)

@@ -25,7 +25,6 @@ import os
 import stat
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 
 from ..errors import AlreadyExists, InvalidReference
@@ -156,7 +155,7 @@ def _capture(svc: Containers, cid: str, pause: bool, parent: str | None, lease, 
              unpacker: Unpacker) -> str:
     """Turn the writable layer into a committed layer snapshot; return its DiffID."""
     snapshots, db = svc.snapshots, svc.store.db
-    key = f"extract-commit-{uuid.uuid4().hex[:12]}"
+    key = f"extract-commit-{os.urandom(6).hex()}"
     lease.add("snapshot", key)
     snapshots.prepare(key, parent)
     paused = False

@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import secrets
 import signal as _signal
 import sys
 import time
@@ -120,7 +119,7 @@ class Containers:
                                   "--network none or --network host")
         specs = mountspec.parse_all(opts.volumes, opts.mounts, opts.tmpfs,
                                     list((config.get("Volumes") or {}).keys()))
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()
         name = opts.name.lstrip("/") or self._free_name()
         config["Hostname"] = config["Hostname"] or cid[:12]
         os.makedirs(self.dir(cid), mode=0o700)
@@ -162,7 +161,7 @@ class Containers:
             name = random_name(retry=retry)
             if not self.db.one("SELECT 1 FROM containers WHERE name = ?", (name,)):
                 return name
-        return "c" + secrets.token_hex(6)
+        return "c" + os.urandom(6).hex()
 
     # -- start -------------------------------------------------------------
     def start(self, cid: str, *, wait_attach: bool = False):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import random
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
+
 
 LEFT = (
     "admiring adoring affectionate agitated amazing angry awesome beautiful blissful bold "
@@ -43,6 +47,8 @@ RIGHT = (
 
 
 def random_name(rng: random.Random | None = None, retry: int = 0) -> str:
+    import random  # here: only a made-up name needs it
+
     r = rng or random.SystemRandom()
     while True:
         name = f"{r.choice(LEFT)}_{r.choice(RIGHT)}"

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 
 from ..errors import EngineError, NotFound, Unavailable
@@ -63,6 +62,8 @@ def _cgroup_layout() -> str:
 
 def _try(path: str, state: str) -> str | None:
     """None if ``path`` can create a container here, else its complaint."""
+    import tempfile  # only when probing: most commands find the verdict cached
+
     with tempfile.TemporaryDirectory(prefix="probe-", dir=state) as bundle:
         os.mkdir(os.path.join(bundle, "rootfs"))
         # runc stats the program at create time; it never runs

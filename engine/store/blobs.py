@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from typing import BinaryIO
@@ -70,7 +69,9 @@ class BlobStore:
         """
         h = hashlib.sha256()
         size = 0
-        fd, tmp = tempfile.mkstemp(dir=self.tmp, prefix=f"ingest-{os.getpid()}-")
+        # mkstemp's way without tempfile's import (shutil, random: ~5 ms a command)
+        tmp = os.path.join(self.tmp, f"ingest-{os.getpid()}-{os.urandom(6).hex()}")
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             with os.fdopen(fd, "wb") as out:
                 while True:

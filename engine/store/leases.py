@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -45,7 +44,7 @@ class Leases:
     @contextmanager
     def hold(self) -> Iterator[Lease]:
         pid = os.getpid()
-        lease_id = uuid.uuid4().hex
+        lease_id = os.urandom(16).hex()  # not uuid: it imports platform (~5 ms)
         with self.db.write() as c:
             c.execute("INSERT INTO leases VALUES (?, ?, ?, ?)",
                       (lease_id, pid, _start_time(pid), time.time()))
