@@ -29,9 +29,8 @@ from bench._common import DOCKYARD, have, report, run, timed  # noqa: E402
 from tests.imagegen import random_layers, write_image  # noqa: E402
 
 RUNS = 3
-# dockyard's CLI with the registry commands registered (also before engine.cli does it)
-CLI = [sys.executable, "-c", "import sys; from engine.cli import main, registry; "
-       "registry.register(main); sys.argv[0] = 'dockyard'; main()"]
+
+CLI = DOCKYARD
 
 
 class Registry:

@@ -24,7 +24,7 @@ from ..errors import InvalidArgument
 
 
 def _engine():
-    from . import engine_of
+    from .group import engine_of
 
     return engine_of(click.get_current_context())
 

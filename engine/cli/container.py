@@ -25,7 +25,7 @@ PS_FILTERS = {"id", "name", "label", "status", "ancestor", "exited", "before", "
 
 
 def _engine():
-    from . import engine_of
+    from .group import engine_of
 
     return engine_of(click.get_current_context())
 

@@ -18,7 +18,7 @@ LS_FILTERS = {"driver", "id", "label", "name", "scope", "type", "dangling"}
 
 
 def _engine():
-    from . import engine_of
+    from .group import engine_of
 
     return engine_of(click.get_current_context())
 

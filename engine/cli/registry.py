@@ -23,7 +23,7 @@ BAR_WIDTH = 50
 
 
 def _engine():
-    from . import engine_of
+    from .group import engine_of
 
     return engine_of(click.get_current_context())
 

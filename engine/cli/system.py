@@ -15,7 +15,7 @@ from . import output
 
 
 def _engine():
-    from . import engine_of
+    from .group import engine_of
 
     return engine_of(click.get_current_context())
 

@@ -20,7 +20,7 @@ DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size":
 
 
 def _engine():
-    from . import engine_of
+    from .group import engine_of
 
     return engine_of(click.get_current_context())
 

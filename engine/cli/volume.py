@@ -22,7 +22,7 @@ ANON_LABEL = "com.docker.volume.anonymous"  # how Docker marks anonymous volumes
 
 
 def _engine():
-    from . import engine_of
+    from .group import engine_of
 
     return engine_of(click.get_current_context())
 

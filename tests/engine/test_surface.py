@@ -67,3 +67,16 @@ def test_the_monitor_is_stdlib_only() -> None:
     assert {"monitor", "attachserver", "jsonlog", "portproxy"} <= loaded
     assert not {m for m in loaded if m.split(".")[0] in ("engine", "click", "pyroute2",
                                                           "textual", "httpx")}
+
+
+def test_the_entry_point_imports_almost_nothing() -> None:
+    """`dockyard run` boots the monitor before the CLI loads (cli/__init__.py):
+    what comes before it — `engine` and `engine.cli` — must stay cheap."""
+    code = ("import sys; import engine.cli; "
+            "print('\\n'.join(sorted(m for m in sys.modules)))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    loaded = set(r.stdout.split())
+    heavy = {"click", "sqlite3", "dataclasses", "json", "engine.api", "engine.store",
+             "subprocess"}
+    assert loaded.isdisjoint(heavy), loaded & heavy
