@@ -9,6 +9,7 @@ PYTEST_ARGS ?= -n 2
 APT_RUN  := crun runc busybox-static zstd python3-venv iptables git
 APT_TEST := skopeo umoci docker-registry tmux apache2-utils openssh-client
 APT_BENCH := podman
+APT_SHOTS := librsvg2-bin fonts-dejavu-core
 
 .PHONY: run test setup apt-run apt-test apt-bench venv lint bench clean
 
@@ -35,6 +36,14 @@ apt-test:
 
 apt-bench:  # the peers the benchmarks compare with
 	@bash scripts/apt-ensure.sh $(APT_BENCH)
+
+# screenshots/: an SVG and a PNG (rsvg-convert) of each pane, from the real app
+.PHONY: screenshots apt-shots
+screenshots: apt-run apt-shots venv
+	$(BIN)/python scripts/screenshots.py
+
+apt-shots:
+	@bash scripts/apt-ensure.sh $(APT_SHOTS)
 
 venv: $(VENV)/.installed
 

@@ -2,8 +2,10 @@
 
 The workload is real, in a temp root under /var/tmp: the busybox fixture
 plus 299 images built on its layer (one docker-archive, ``dockyard load``),
-and 100 ``dockyard run -d --network none busybox sleep …`` containers.
-podman, where installed, gets the same archive and 100 containers of its own.
+and 100 ``dockyard run -d --network none busybox sleep …`` containers,
+measured once they are over a minute old (their status text then changes
+once a minute, not every second).  podman, where installed, gets the same
+archive and 100 containers of its own.
 
 - first full paint: ``dockyard`` (the real command) starts in tmux at
   120×36; "full paint" is the header's counts plus the pane's title and at
@@ -15,7 +17,8 @@ podman, where installed, gets the same archive and 100 containers of its own.
   what ``tui.app.run`` does) in tmux, with the UI thread's CPU clock read
   at every state refresh, around the StateLoaded and StatsSampled handlers
   and around every repaint (``Screen._on_timer_update``).  30 refreshes on
-  each of the Containers and Images panes.
+  each of the Containers and Images panes.  Its start-up marks (imports,
+  mount, first load_state, first frame) say where the first paint goes.
 - idle CPU: the real ``dockyard`` left alone on a pane for 30 s; utime +
   stime of the process (and of its main thread) from /proc, as % of one
   core.  The peer is a dumb refresh loop: ``ps -a`` + ``images`` once a
@@ -39,6 +42,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,6 +55,7 @@ IMAGE = "busybox:1.37.0-musl"
 ARCHIVE = SHARED / "fixtures/images/busybox-1.37.0-musl-amd64-oci.tar"
 SIZE = (120, 36)
 PAINT_RUNS, REFRESHES, IDLE_S, SETTLE_S, PARALLEL = 3, 30, 30.0, 3.0, 4
+MATURE_S = 65.0  # the containers' age when measuring starts
 TICK = os.sysconf("SC_CLK_TCK")
 CLI = str(Path(sys.executable).parent / "dockyard")
 
@@ -92,10 +97,10 @@ def write_archive(out: Path, n: int) -> None:
             entries.append({"Config": add(json.dumps(cfg).encode()),
                             "RepoTags": [f"bench/svc{i:03}:1.0"],
                             "Layers": [base_name, add(layer)]})
-        add_json = json.dumps(entries).encode()
+        manifest_json = json.dumps(entries).encode()
         info = tarfile.TarInfo("manifest.json")
-        info.size = len(add_json)
-        tar.addfile(info, io.BytesIO(add_json))
+        info.size = len(manifest_json)
+        tar.addfile(info, io.BytesIO(manifest_json))
 
 
 def out(cmd: list[str]) -> str:
@@ -116,7 +121,7 @@ class Term:
     """One tmux server of our own; each ``start`` is a fresh session running ``cmd``."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.socket, self.env = f"dockyard-bench-{os.getpid()}", env
+        self.socket, self.env = f"dockyard-bench-tui-{os.getpid()}", env
 
     def __call__(self, *args: str) -> str:
         return out(["tmux", "-L", self.socket, *args])
@@ -137,7 +142,7 @@ class Term:
     def keys(self, *keys: str) -> None:
         self("send-keys", "-t", "dy", *keys)
 
-    def wait(self, ok, what: str, timeout: float = 60.0) -> float:  # noqa: ANN001
+    def wait(self, ok: Callable[[str], bool], what: str, timeout: float = 60.0) -> float:
         deadline = time.time() + timeout
         while True:
             screen = self.screen()
@@ -157,7 +162,10 @@ class Term:
             time.sleep(0.05)
 
     def close(self) -> None:
+        """Stop the server and remove its socket (kill-server leaves the file)."""
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+        tmpdir = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        Path(tmpdir, f"tmux-{os.getuid()}", self.socket).unlink(missing_ok=True)
 
 
 def tabs_up(s: str) -> bool:
@@ -290,6 +298,7 @@ def probe(record: str) -> None:
 
     from tui import app as tui_app
     from tui import workers
+    from tui.screens.main import MainScreen
 
     marks["imported"] = time.time()
     cycles: list[dict] = []
@@ -298,19 +307,24 @@ def probe(record: str) -> None:
     orig_stats = tui_app.DockyardApp.on_stats_sampled
     orig_paint = Screen._on_timer_update
     orig_mount, orig_load = tui_app.DockyardApp.on_mount, workers.load_state
+    orig_main_mount = MainScreen.on_mount
 
-    def on_mount(self) -> None:  # noqa: ANN001
+    def on_main_mount(self) -> None:
+        marks.setdefault("main", time.time())
+        orig_main_mount(self)
+
+    def on_mount(self) -> None:
         marks.setdefault("mounted", time.time())
         orig_mount(self)
 
-    def load_state(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+    def load_state(*args, **kw):
         marks.setdefault("load_state", time.time())
         try:
             return orig_load(*args, **kw)
         finally:
             marks.setdefault("loaded", time.time())
 
-    def on_state_loaded(self, message) -> None:  # noqa: ANN001
+    def on_state_loaded(self, message) -> None:
         thread, process, wall = time.thread_time(), time.process_time(), time.perf_counter()
         orig_state(self, message)
         marks.setdefault("applied", time.time())
@@ -318,18 +332,20 @@ def probe(record: str) -> None:
         cycles.append({**acc, "pane": current, "thread": thread, "process": process,
                        "wall": time.perf_counter() - wall, "cpu": time.thread_time() - thread})
 
-    def on_stats_sampled(self, message) -> None:  # noqa: ANN001
+    def on_stats_sampled(self, message) -> None:
         c = time.thread_time()
         orig_stats(self, message)
         acc["stats_cpu"] += time.thread_time() - c
 
-    def paint(self) -> None:  # noqa: ANN001
+    def paint(self) -> None:
         c = time.thread_time()
         orig_paint(self)
+        marks.setdefault("frame", time.time())
         acc["paint"] += time.thread_time() - c
         acc["paints"] += 1
 
     tui_app.DockyardApp.on_mount = on_mount  # type: ignore[method-assign]
+    MainScreen.on_mount = on_main_mount  # type: ignore[method-assign]
     workers.load_state = load_state
     tui_app.DockyardApp.on_state_loaded = on_state_loaded  # type: ignore[method-assign]
     tui_app.DockyardApp.on_stats_sampled = on_stats_sampled  # type: ignore[method-assign]
@@ -365,6 +381,7 @@ def main() -> None:
                      "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         try:
             start_containers([*d, "run", "-d", "--network", "none", IMAGE], CONTAINERS)
+            started = time.monotonic()
             with podman(work, ARCHIVE) as pod:
                 try:
                     if pod:
@@ -372,6 +389,12 @@ def main() -> None:
                         run([*pod, "load", "-q", "-i", str(archive)])
                         start_containers([*pod, "run", "-d", "--network=none",
                                           *PODMAN_ULIMITS, IMAGE], CONTAINERS)
+                    # "Up 42 seconds" changes every second, "Up 2 minutes" once a
+                    # minute: measure the steady state, not a container's first minute
+                    if (wait := started + MATURE_S - time.monotonic()) > 0:
+                        print(f"waiting {wait:.0f} s until every container is "
+                              f"{MATURE_S:.0f} s old …", flush=True)
+                        time.sleep(wait)
                     measure(term, work, d, pod)
                 finally:
                     if pod:
@@ -415,11 +438,14 @@ def measure(term: Term, work: Path, d: list[str], pod: list[str] | None) -> None
         med = statistics.median(paint[name])
         print(f"  {name}: {'met' if med < 1 else 'MISSED'} ({med:.2f} s)")
     steps = [("python", "interpreter up"), ("imported", "textual + tui imported"),
-             ("mounted", "App mounted"), ("load_state", "first load_state starts"),
-             ("loaded", "… returns (worker)"), ("applied", "first apply_state done"),
-             ("painted", "Images rows on screen")]
-    print("  where the time goes (the probe's start-up, s after tmux new-session): " + ", ".join(
-        f"{label} {marks[k]:.2f}" for k, label in steps if k in marks))
+             ("mounted", "App.on_mount"), ("load_state", "first load_state starts"),
+             ("main", "main screen mounted"), ("loaded", "first load_state returns"),
+             ("applied", "first apply_state done"), ("frame", "first repaint"),
+             ("painted", "Images rows seen")]
+    print("  where the time goes (the probe's start-up, s after tmux new-session):")
+    for k, label in sorted(((k, label) for k, label in steps if k in marks),
+                           key=lambda kl: marks[kl[0]]):
+        print(f"    {marks[k]:5.2f}  {label}")
     for pane in ("containers", "images"):
         c = cycles[pane]
         if not c:
@@ -434,7 +460,9 @@ def measure(term: Term, work: Path, d: list[str], pod: list[str] | None) -> None
         report(f"CPU per {REFRESH:g} s refresh, {pane.title()} pane: {len(c)} cycles, "
                f"{statistics.median(x['paints'] for x in c):.0f} repaints each; "
                "peers: CPU of one poll", results, base)
-        print(f"  apply_state wall time on the UI thread: {ms([x['state_wall'] for x in c])}")
+        ui, proc = (statistics.mean(x[k] for x in c) for k in ("ui", "process"))
+        print(f"  means: UI thread {ui * 1000:.1f} ms, process {proc * 1000:.1f} ms per cycle; "
+              f"apply_state wall time on the UI thread {ms([x['state_wall'] for x in c]).strip()}")
     print(f"\nidle CPU, % of one core over {IDLE_S:.0f} s at a {REFRESH:g} s refresh "
           "(target < 3 %)")
     for pane, (proc, ui) in idle.items():

@@ -1,6 +1,8 @@
-"""Generate SVG screenshots of every pane of the real TUI with real data.
+"""Generate SVG and PNG screenshots of every pane of the real TUI with real data.
 
-    .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 120x36]
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 120x36] [--no-png]
+
+(``make screenshots`` installs rsvg-convert and runs this.)
 
 A temp root gets real images: the shared fixture images when they are there
 (busybox musl/glibc, the kaniko-built one), two generated images that share
@@ -8,12 +10,17 @@ a base layer, a second tag, and (as root) a running and an exited
 container, so each pane has something to show.  The
 app runs headless (``App.run_test``) and each pane is saved with
 ``App.save_screenshot`` as ``<pane>.svg`` (plus ``<pane>-80x24.svg``).
+Each SVG is then rendered to ``<name>.png`` with ``rsvg-convert``
+(librsvg2-bin), for viewers that cannot show SVG.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -108,11 +115,37 @@ async def shoot(engine: Engine, out: Path, size: tuple[int, int], suffix: str) -
     return saved
 
 
+# Rich's SVG asks for Fira Code (from a CDN rsvg never fetches), else
+# "monospace"; name a font Debian has (fonts-dejavu-core) before that.
+_FONTS = ((re.compile(r"font-family: Fira Code, monospace;"),
+           'font-family: "Fira Code", "DejaVu Sans Mono", monospace;'),
+          (re.compile(r"font-family: arial;"), 'font-family: arial, "DejaVu Sans", sans-serif;'))
+
+
+def to_png(svg: Path) -> Path:
+    """Render ``svg`` next to itself as a PNG.  librsvg strips the leading and
+    trailing no-break spaces of each text run (Rich pads runs with them), so
+    the copy it reads keeps its whitespace (``xml:space="preserve"``)."""
+    text = svg.read_text()
+    for pattern, fonts in _FONTS:
+        text = pattern.sub(fonts, text)
+    text = text.replace("<svg ", '<svg xml:space="preserve" ', 1)
+    png = svg.with_suffix(".png")
+    subprocess.run(["rsvg-convert", "--format", "png", "--output", str(png)],
+                   input=text.encode(), check=True)
+    return png
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=str(REPO / "screenshots"))
     ap.add_argument("--size", default="120x36", help="WIDTHxHEIGHT of the main set")
+    ap.add_argument("--no-png", action="store_true", help="SVG only (no rsvg-convert)")
     args = ap.parse_args(argv)
+    png = not args.no_png
+    if png and shutil.which("rsvg-convert") is None:
+        ap.error("rsvg-convert is missing: `make screenshots` installs it (librsvg2-bin), "
+                 "or pass --no-png")
     width, height = (int(n) for n in args.size.split("x"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 for cid in made:
                     engine.remove_container(cid, force=True)
+    if png:
+        saved += [to_png(path) for path in saved]
     for path in saved:
         print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
     return 0
