@@ -27,6 +27,7 @@ __all__ = [
     "load_disk_usage",
     "load_state",
     "prune",
+    "refresh_sizes",
 ]
 
 
@@ -50,6 +51,18 @@ def load_state(engine: Engine, event_id: int) -> EngineState:
                        containers=tuple(_with_size(engine, c)
                                         for c in engine.containers(all=True)),
                        info=engine.info(), event_id=event_id)
+
+
+LIVE_STATES = ("running", "paused", "restarting")
+
+
+def refresh_sizes(engine: Engine, state: EngineState) -> EngineState:
+    """What changes between events: the writable layers of live containers
+    and the free disk.  Images and container states change only with an
+    event, so they are not reloaded."""
+    return replace(state, containers=tuple(_with_size(engine, c) if c.state in LIVE_STATES
+                                           else c for c in state.containers),
+                   info=engine.info())
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from .state import (
     DeletePlanned,
     DiskLoaded,
     EngineFailed,
+    EngineState,
     HistoryLoaded,
     ImagesRemoved,
     ImageTagged,
@@ -45,6 +46,7 @@ from .state import (
     load_disk_usage,
     load_state,
     prune,
+    refresh_sizes,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["STOP_TIMEOUT", "EngineWorkers"]
 
 STOP_TIMEOUT = 10  # seconds, as docker stop
+AGE_REFRESH = 5.0  # seconds between redraws of an unchanged state (its ages)
 
 
 class EngineWorkers:
@@ -84,9 +87,16 @@ class EngineWorkers:
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="live")
     def live(self) -> None:
+        """The whole state on each batch of events (or when asked); between
+        them, every ``refresh_interval``, only what changes without events
+        (writable-layer sizes, free disk); and an unchanged state is posted
+        again only every ``AGE_REFRESH`` seconds, for the "Up 3 minutes" texts.
+        An idle screen so costs next to nothing."""
         worker = get_current_worker()
         last = self.engine.last_event_id()
         due, reported = 0.0, ""
+        state: EngineState | None = None
+        posted = 0.0
         while not worker.is_cancelled and not self._stopping.is_set():
             try:
                 events = self.engine.events_after(last)
@@ -94,10 +104,17 @@ class EngineWorkers:
                     last = events[-1].id
                 asked = self._wake.is_set()
                 self._wake.clear()
-                if events or asked or time.monotonic() >= due:
-                    state = load_state(self.engine, last)
-                    due = time.monotonic() + self.refresh_interval
-                    self.post_message(StateLoaded(state, len(events)))
+                now = time.monotonic()
+                fresh = None
+                if events or asked or state is None:
+                    fresh = load_state(self.engine, last)
+                elif now >= due:
+                    fresh = refresh_sizes(self.engine, state)
+                if fresh is not None:
+                    due = now + self.refresh_interval
+                    if fresh != state or events or asked or now - posted >= AGE_REFRESH:
+                        state, posted = fresh, now
+                        self.post_message(StateLoaded(state, len(events)))
                 reported = ""
             except (EngineError, sqlite3.Error, OSError) as e:
                 err = e if isinstance(e, EngineError) else EngineError(f"live updates: {e}")

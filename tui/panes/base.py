@@ -27,6 +27,7 @@ from engine.errors import EngineError
 from engine.filters import Filters, match_text, parse_text_filter
 
 from ..model import Col, Row
+from ..widgets.statictext import update_static
 
 __all__ = ["ListPane", "sort_bindings"]
 
@@ -304,7 +305,7 @@ class ListPane(Vertical):
         return f"{n} of {total} {many}"
 
     def _update_title(self) -> None:
-        self.query_one(".pane-title", Static).update(self.status_text())
+        update_static(self.query_one(".pane-title", Static), self.status_text())
 
     def empty_text(self) -> str:
         if not self._loaded:
@@ -318,7 +319,7 @@ class ListPane(Vertical):
     def _update_empty(self) -> None:
         text = self.empty_text()
         self.set_class(bool(text), "-empty")
-        self.query_one(".empty", Static).update(text)
+        update_static(self.query_one(".empty", Static), text)
 
     # -- actions ----------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

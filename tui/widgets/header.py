@@ -8,6 +8,7 @@ from textual.widgets import Static
 from engine.cli.output import size_text
 
 from ..state import EngineState
+from .statictext import update_static
 
 __all__ = ["StatusHeader"]
 
@@ -36,12 +37,10 @@ class StatusHeader(Static):
     def _render_state(self) -> None:
         st = self._state
         if st is None:
-            self.update(Text.assemble(("dockyard", "bold"), "  loading…"))
+            update_static(self, Text.assemble(("dockyard", "bold"), "  loading…"))
             return
         info = st.info
         running = sum(1 for c in st.containers if c.state == "running")
-        # TODO(containers issue): the engine's info() will name the runtime
-        # (crun/runc) it found; until then the header says so.
         runtime = info.get("Runtime") or "—"
         free = size_text(info.get("DiskFree", 0))
         counts = f"{running}/{len(st.containers)}"
@@ -61,4 +60,4 @@ class StatusHeader(Static):
         pad = self.size.width - len(text) - right_len
         text.append(" " * max(pad, 2))
         text.append_text(Text.assemble(*right))
-        self.update(text)
+        update_static(self, text)
