@@ -116,7 +116,7 @@ def probe(root: str, state_dir: str, *, prefer: str | None = None) -> RuntimeInf
             info = RuntimeInfo(name, path, _version(path),
                                f"{name} works here" + (f" ({why})" if why != "preferred"
                                                        else ""))
-            tmp = cache + ".tmp"
+            tmp = f"{cache}.{os.getpid()}.tmp"  # several first commands may probe at once
             with open(tmp, "w") as f:
                 f.write(json.dumps({"key": key, "runtime": asdict(info)}))
             os.replace(tmp, cache)

@@ -72,3 +72,18 @@ def test_run_rm_leaves_no_monitor_and_no_state(croot) -> None:
     assert dockyard(croot, "ps", "-aq").stdout == b""
     assert os.listdir(croot / "containers") == []
     assert eventually(lambda: not holders(croot)), holders(croot)
+
+
+def test_first_commands_may_probe_the_runtime_at_once(root) -> None:
+    """A fresh root: several commands find no runtime verdict and probe together."""
+    procs = [subprocess.Popen([sys.executable, "-m", "engine", "--root", str(root), "info"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+             for _ in range(12)]
+    results = [(p.wait(timeout=60), p.stderr.read()) for p in procs if p.stderr]
+    for p in procs:
+        for f in (p.stdout, p.stderr):
+            if f:
+                f.close()
+    assert results == [(0, b"")] * 12
+    assert (root / "runtime.json").exists()
+    assert [f for f in os.listdir(root) if f.startswith("runtime.json.")] == []
