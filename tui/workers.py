@@ -63,6 +63,7 @@ __all__ = ["STOP_TIMEOUT", "EngineWorkers"]
 
 STOP_TIMEOUT = 10  # seconds, as docker stop
 AGE_REFRESH = 5.0  # seconds between redraws of an unchanged state (its ages)
+SIZE_REFRESH = 3.0  # seconds between measurements of the writable layers
 
 
 class EngineWorkers:
@@ -74,6 +75,7 @@ class EngineWorkers:
     poll_interval: float
     _wake: threading.Event
     _stopping: threading.Event
+    stats_wanted: bool = True  # the Containers pane shows (set by the main screen)
 
     if TYPE_CHECKING:
         def post_message(self, message: Message) -> bool: ...
@@ -88,7 +90,7 @@ class EngineWorkers:
     @work(thread=True, exclusive=True, exit_on_error=False, group="live")
     def live(self) -> None:
         """The whole state on each batch of events (or when asked); between
-        them, every ``refresh_interval``, only what changes without events
+        them, every ``SIZE_REFRESH`` seconds, only what changes without events
         (writable-layer sizes, free disk); and an unchanged state is posted
         again only every ``AGE_REFRESH`` seconds, for the "Up 3 minutes" texts.
         An idle screen so costs next to nothing."""
@@ -111,7 +113,9 @@ class EngineWorkers:
                 elif now >= due:
                     fresh = refresh_sizes(self.engine, state)
                 if fresh is not None:
-                    due = now + self.refresh_interval
+                    # sizes walk every writable layer: each few seconds is live
+                    # enough (the selected container has its own 1 s sampler)
+                    due = now + max(self.refresh_interval, SIZE_REFRESH)
                     if fresh != state or events or asked or now - posted >= AGE_REFRESH:
                         state, posted = fresh, now
                         self.post_message(StateLoaded(state, len(events)))
@@ -271,6 +275,10 @@ class EngineWorkers:
         prev: dict = {}
         wait, reported = min(self.refresh_interval, 0.5), ""
         while not worker.is_cancelled and not self._stopping.is_set():
+            if not self.stats_wanted:  # nobody sees the columns: sample nothing
+                prev, wait = {}, min(self.refresh_interval, 0.5)
+                self._stopping.wait(0.2)
+                continue
             try:
                 cur = self.engine.stats_samples(io=False)
                 stats = {cid: compute(prev[cid], s) for cid, s in cur.items()

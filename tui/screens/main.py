@@ -70,6 +70,7 @@ class MainScreen(Screen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        self.dockyard.stats_wanted = self.current == "containers"
         self.pane(self.current).focus_list()
 
     def _tab_keys(self) -> list[tuple[str, str, str]]:
@@ -105,6 +106,7 @@ class MainScreen(Screen):
 
     def action_show_pane(self, pane_id: str) -> None:
         self.current = pane_id
+        self.dockyard.stats_wanted = pane_id == "containers"
         self.query_one(ContentSwitcher).current = pane_id
         self.query_one(PaneTabs).set_current(pane_id)
         self.pane(pane_id).focus_list()
