@@ -37,6 +37,18 @@ class AttachServer:
         self.sel.register(srv, selectors.EVENT_READ, ("accept", None))
         return srv
 
+    def accept_pending(self, srv: socket.socket) -> None:
+        """Take in the clients still in the listen queue: a ``stop`` or ``wait``
+        that connected as the container exited must get the exit frame too."""
+        srv.setblocking(False)
+        try:
+            while True:
+                self.accept(srv)
+        except (BlockingIOError, InterruptedError):
+            pass
+        finally:
+            srv.setblocking(True)
+
     def accept(self, srv: socket.socket) -> None:
         conn, _ = srv.accept()
         conn.settimeout(5)

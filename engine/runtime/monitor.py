@@ -368,24 +368,27 @@ class Monitor(AttachServer):
         libc.umount2(rootfs.encode(), MNT_DETACH)
         self.proxy.close()  # before the hook releases the ports
         self.delete_state()
+        try:  # no more listening (before a new start may bind it again); who
+            # comes later finds the end in the database
+            os.unlink(self.conf["attach_socket"])
+        except OSError:
+            pass
         self.update(monitor_pid=0)
+        self.accept_pending(srv)  # ...but who came just now gets the exit frame
         self.broadcast(3, code.encode())
+        self.sel.unregister(srv)
+        srv.close()
+        auto_remove = bool(self.conf.get("auto_remove"))
+        if auto_remove:  # `run --rm` removes while attached: let it, then see
+            self.wait_for_hangups(timeout=30)
+        for c in list(self.clients):
+            self.drop(c)
         hook = self.conf.get("on_exit") or []
         if hook:  # release the network (the engine side owns pyroute2); it names
             # this run's attachment, so it spares the next start's (and a new
             # container wanting our ports releases them itself, see bridge.py)
             subprocess.run(hook, capture_output=True, cwd="/",
                            env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
-        auto_remove = bool(self.conf.get("auto_remove"))
-        if auto_remove:  # `run --rm` removes while attached: let it, then see
-            self.wait_for_hangups(timeout=30)
-        for c in list(self.clients):
-            self.drop(c)
-        srv.close()
-        try:
-            os.unlink(self.conf["attach_socket"])
-        except OSError:
-            pass
         if auto_remove and os.path.isdir(self.dir):
             subprocess.run([sys.executable, "-m", "engine", "--root", self.root, "rm", "-f",
                             self.cid], capture_output=True, cwd=self.conf.get("cwd", "/"),
