@@ -36,7 +36,7 @@ from .panes.images import ImagesPane
 from .panes.layers import LayersPane
 from .screens.build import BuildFormScreen, BuildRequest, BuildScreen
 from .screens.container_details import ContainerDetailsScreen
-from .screens.dialogs import ConfirmScreen, ErrorScreen, TagScreen
+from .screens.dialogs import ConfirmScreen, ErrorScreen, FormScreen, TagScreen
 from .screens.forms import CommitRequest, CommitScreen, DeleteContainerScreen, RunScreen
 from .screens.help import HelpScreen
 from .screens.logs import LogsScreen, LogView
@@ -362,7 +362,7 @@ class DockyardApp(PaletteCommands, EngineWorkers, App[None]):
             ("Container details", own(ContainerDetailsScreen)),
             ("Prune", own(PruneScreen)),
             ("Build, pull, push", own(BuildFormScreen) + own(BuildScreen) + own(TransferScreen)),
-            ("Dialogs", own(ConfirmScreen) + own(TagScreen) + own(ErrorScreen)
+            ("Dialogs", own(ConfirmScreen) + own(FormScreen) + own(ErrorScreen)
              + own(DeleteContainerScreen) + own(CommitScreen) + own(RunScreen)
              + [b for b in CLOSE if isinstance(b, Binding)] + own(HelpScreen)),
         ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from rich.console import RenderableType
 from textual import on
@@ -16,6 +16,9 @@ from engine.errors import InvalidReference
 from engine.images.reference import parse
 
 __all__ = ["ConfirmScreen", "ErrorScreen", "TagScreen"]
+
+
+ResultT = TypeVar("ResultT")
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -93,15 +96,48 @@ def reference_problem(text: str, *, optional: bool = False) -> str:
     return ""
 
 
-class TagScreen(ModalScreen[str | None]):
-    """``tag SOURCE TARGET``: asks for the target; dismisses with it or None."""
+class FormScreen(ModalScreen[ResultT]):
+    """A dialog of fields with OK and Cancel: escape or Cancel dismisses with
+    None; OK (or enter, where a subclass says so) calls :meth:`submit`, which
+    dismisses with the answer or says in the ``ERROR`` label why it cannot."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "cancel", id="dialog.cancel"),
     ]
+    ERROR = "#form-error"
+
+    def __init__(self) -> None:
+        super().__init__(classes="dialog-screen")
+
+    def focus_field(self, field_id: str) -> None:
+        box = self.query_one(f"#{field_id}", Input)
+        box.focus()
+        box.cursor_position = len(box.value)
+
+    def say(self, problem: str) -> None:
+        self.query_one(self.ERROR, Label).update(problem)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def submit(self) -> None:
+        raise NotImplementedError
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self.submit()
+        else:
+            self.dismiss(None)
+
+
+class TagScreen(FormScreen[str | None]):
+    """``tag SOURCE TARGET``: asks for the target; dismisses with it or None."""
+
+    ERROR = "#tag-error"
 
     def __init__(self, source: str, suggestion: str) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self._source, self._suggestion = source, suggestion
 
     def compose(self) -> ComposeResult:
@@ -115,28 +151,16 @@ class TagScreen(ModalScreen[str | None]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
-        box = self.query_one("#target", Input)
-        box.focus()
-        box.cursor_position = len(box.value)
+        self.focus_field("target")
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         target = self.query_one("#target", Input).value.strip()
         problem = reference_problem(target)
         if problem:
-            self.query_one("#tag-error", Label).update(problem)
+            self.say(problem)
             return
         self.dismiss(target)
 
     @on(Input.Submitted)
     def _entered(self) -> None:
-        self._submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
+        self.submit()

@@ -15,7 +15,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from engine.runtime.options import CreateOptions
 
-from .dialogs import reference_problem
+from .dialogs import FormScreen, reference_problem
 
 __all__ = ["CommitRequest", "CommitScreen", "DeleteContainerScreen", "RunScreen"]
 
@@ -73,15 +73,13 @@ class CommitRequest:
     message: str
 
 
-class CommitScreen(ModalScreen[CommitRequest | None]):
+class CommitScreen(FormScreen[CommitRequest | None]):
     """``commit CONTAINER [REPO[:TAG]] -m MESSAGE``."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "cancel", id="dialog.cancel"),
-    ]
+    ERROR = "#commit-error"
 
     def __init__(self, container: str, suggestion: str = "") -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self._ctr_name, self._suggestion = container, suggestion
 
     def compose(self) -> ComposeResult:
@@ -97,18 +95,13 @@ class CommitScreen(ModalScreen[CommitRequest | None]):
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
-        box = self.query_one("#reference", Input)
-        box.focus()
-        box.cursor_position = len(box.value)
+        self.focus_field("reference")
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         ref = self.query_one("#reference", Input).value.strip()
         problem = reference_problem(ref, optional=True)
         if problem:
-            self.query_one("#commit-error", Label).update(problem)
+            self.say(problem)
             return
         self.dismiss(CommitRequest(ref, self.query_one("#message", Input).value.strip()))
 
@@ -118,14 +111,7 @@ class CommitScreen(ModalScreen[CommitRequest | None]):
 
     @on(Input.Submitted, "#message")
     def _entered(self) -> None:
-        self._submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
+        self.submit()
 
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
@@ -136,15 +122,13 @@ def _items(text: str) -> tuple[str, ...]:
     return tuple(v for v in text.replace(",", " ").split() if v)
 
 
-class RunScreen(ModalScreen[CreateOptions | None]):
+class RunScreen(FormScreen[CreateOptions | None]):
     """``run -d``: image, name, command, ports, env, volumes, restart policy."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "cancel", id="dialog.cancel"),
-    ]
+    ERROR = "#run-error"
 
     def __init__(self, image: str = "") -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self._image = image
 
     def compose(self) -> ComposeResult:
@@ -176,18 +160,15 @@ class RunScreen(ModalScreen[CreateOptions | None]):
     def _value(self, field_id: str) -> str:
         return self.query_one(f"#{field_id}", Input).value.strip()
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def _submit(self) -> None:
+    def submit(self) -> None:
         image = self._value("image")
         if not image:
-            self.query_one("#run-error", Label).update("Which image?")
+            self.say("Which image?")
             return
         try:
             command = tuple(shlex.split(self._value("command")))
         except ValueError as e:
-            self.query_one("#run-error", Label).update(f"command: {e}")
+            self.say(f"command: {e}")
             return
         self.dismiss(CreateOptions(
             image=image, name=self._value("name"), command=command,
@@ -197,11 +178,4 @@ class RunScreen(ModalScreen[CreateOptions | None]):
 
     @on(Input.Submitted)
     def _entered(self) -> None:
-        self._submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self._submit()
-        else:
-            self.dismiss(None)
+        self.submit()
