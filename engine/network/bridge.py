@@ -212,13 +212,15 @@ class BridgeDriver:
                        ) -> list[PortMapping]:
         if not specs:
             return []
-        # a container that has exited since it was attached holds its ports only
-        # until its monitor's release runs: that release may as well be now
+        # a container that has exited for good since it was attached (its monitor
+        # is done: not about to restart it) holds its ports only until that
+        # monitor's release runs: that release may as well be now
         for r in self.db.query(
                 "SELECT DISTINCT p.container_id FROM port_bindings p "
                 "JOIN sandboxes s ON s.container_id = p.container_id "
                 "JOIN containers c ON c.id = p.container_id "
-                "WHERE c.state IN ('exited', 'dead') AND c.finished_at >= s.created"):
+                "WHERE c.state IN ('exited', 'dead') AND c.monitor_pid = 0 "
+                "AND c.finished_at >= s.created"):
             self._release(r["container_id"])
         taken = [(r["host_ip"], r["host_port"], r["proto"])
                  for r in self.db.query("SELECT host_ip, host_port, proto FROM port_bindings")]

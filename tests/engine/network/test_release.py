@@ -36,3 +36,17 @@ def test_a_late_release_spares_the_next_start(croot) -> None:
     assert state.stdout == b"up\n"
     dockyard(croot, "rm", "-f", cid)
     assert wait_clean(croot, [cid]) == {}
+
+
+def test_a_restarting_container_keeps_its_ports(croot) -> None:
+    port = free_port()
+    crashing = run_d(croot, "--restart", "always", "-p", f"127.0.0.1:{port}:80", IMAGE,
+                     "sh", "-c", "sleep 0.2; exit 1")
+    for _ in range(5):  # across its restarts the port stays its own, as in docker
+        r = dockyard(croot, "run", "-d", "-p", f"127.0.0.1:{port}:80", IMAGE, "true",
+                     check=False)
+        assert r.returncode == 125 and b"port is already allocated" in r.stderr, r.stderr
+        time.sleep(0.15)
+    ids = dockyard(croot, "ps", "-aq", "--no-trunc").stdout.decode().split()
+    dockyard(croot, "rm", "-f", *ids)
+    assert wait_clean(croot, [crashing]) == {}
