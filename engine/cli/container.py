@@ -381,19 +381,19 @@ def logs_cmd(container, follow, timestamps, since, until, tail, details):
 def inspect_cmd(containers, fmt, size, any_object=False):
     """Display detailed information on one or more containers."""
     eng = _engine()
-    found, missing = [], []
-    for ref in containers:
+
+    def get(ref: str) -> dict:
         try:
-            found.append(eng.container_inspect(ref))
-        except NotFound as e:
+            return eng.container_inspect(ref)
+        except NotFound:
             if not any_object:
-                missing.append(str(e))
-                continue
-            try:  # top-level `inspect`: a container first, then an image
-                found.append(eng.image_inspect(ref))
-            except NotFound:
-                missing.append(f"No such object: {ref}")
-    output.print_inspected(found, missing, fmt)
+                raise
+        try:  # top-level `inspect`: a container first, then an image
+            return eng.image_inspect(ref)
+        except NotFound:
+            raise NotFound(f"No such object: {ref}") from None
+
+    output.inspect_each(containers, get, fmt, missing_on=NotFound)
 
 
 @click.command("inspect")

@@ -140,13 +140,7 @@ def rmi_cmd(images, force, no_prune):
 def inspect_cmd(images, fmt):
     """Display detailed information on one or more images."""
     eng = _engine()
-    found, missing = [], []
-    for ref in images:
-        try:
-            found.append(eng.image_inspect(ref))
-        except NotFound as e:
-            missing.append(str(e))
-    output.print_inspected(found, missing, fmt)
+    output.inspect_each(images, eng.image_inspect, fmt, missing_on=NotFound)
 
 
 @click.command("history")

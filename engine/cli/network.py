@@ -155,14 +155,9 @@ def inspect_cmd(networks, fmt, verbose):
     from ..network.networks import PREDEFINED
 
     nets = _networks()
-    found, missing = [], []
-    for ref in networks:
-        try:
-            found.append(nets.inspect_predefined(ref) if ref in PREDEFINED
-                         else nets.inspect(nets.get(ref)))
-        except EngineError as e:
-            missing.append(str(e))
-    output.print_inspected(found, missing, fmt, prefix=output.DAEMON_ERROR)
+    output.inspect_each(networks, lambda ref: nets.inspect_predefined(ref) if ref in PREDEFINED
+                        else nets.inspect(nets.get(ref)), fmt, missing_on=EngineError,
+                        prefix=output.DAEMON_ERROR)
 
 
 @click.command("rm")

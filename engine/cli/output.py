@@ -17,7 +17,7 @@ Tables go through Go's tabwriter configured as docker/cli does
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -142,6 +142,21 @@ def render(
 
 #: how docker/cli starts an error line that passes on the daemon's answer
 DAEMON_ERROR = "Error response from daemon: "
+
+
+def inspect_each(refs: Sequence[str], get: Callable[[str], Mapping[str, Any]],
+                 fmt: str | None, *,
+                 missing_on: type[Exception] | tuple[type[Exception], ...],
+                 prefix: str = "Error: ") -> None:
+    """``inspect`` of each ref with ``get``: a ref whose ``get`` raises one of
+    ``missing_on`` is reported missing, the rest printed (:func:`print_inspected`)."""
+    found, missing = [], []
+    for ref in refs:
+        try:
+            found.append(get(ref))
+        except missing_on as e:
+            missing.append(str(e))
+    print_inspected(found, missing, fmt, prefix=prefix)
 
 
 def print_inspected(found: Sequence[Mapping[str, Any]], missing: Sequence[str],

@@ -126,13 +126,8 @@ def ls_cmd(quiet, filters, fmt):
 def inspect_cmd(volumes, fmt):
     """Display detailed information on one or more volumes."""
     eng = _engine()
-    found, missing = [], []
-    for name in volumes:
-        try:
-            found.append(inspect_doc(eng.volume(name)))
-        except EngineError as e:
-            missing.append(str(e))
-    output.print_inspected(found, missing, fmt, prefix=output.DAEMON_ERROR)
+    output.inspect_each(volumes, lambda name: inspect_doc(eng.volume(name)), fmt,
+                        missing_on=EngineError, prefix=output.DAEMON_ERROR)
 
 
 @click.command("rm")
