@@ -29,6 +29,7 @@ from engine.build.layer import Workspace, scratch_dir
 from engine.build.session import Attached, SecretFile, SshSocket
 from engine.errors import Cancelled
 from engine.layers.merged import is_opaque
+from engine.network.etcfiles import read_text
 from engine.runtime.rootpath import secure_join
 from engine.runtime.spec import Mount, SpecInput, build_spec, default_mounts
 from engine.snapshots import Mount as FsMount
@@ -53,14 +54,6 @@ class RunSpec:
     locks: list[str] = field(default_factory=list)  # files to flock (sharing=locked)
     secrets: list[SecretFile] = field(default_factory=list)  # type=secret mounts
     sockets: list[SshSocket] = field(default_factory=list)  # type=ssh mounts
-
-
-def _host_file(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def _stubs(rootfs: str, destinations: Sequence[str]) -> list[str]:
@@ -127,7 +120,7 @@ def run_step(runtime, ws: Workspace, spec: RunSpec,  # noqa: ANN001
              cancel: threading.Event | None = None) -> Generator[tuple[int, str], None, int]:
     """Run the step; yields (stream, line) as the process writes; returns its exit code."""
     bundle = scratch_dir(ws.store, "run")
-    files = {"hosts": HOSTS, "resolv.conf": _host_file("/etc/resolv.conf"),
+    files = {"hosts": HOSTS, "resolv.conf": read_text("/etc/resolv.conf"),
              "hostname": HOSTNAME + "\n"}
     mounts = []
     for name, content in files.items():

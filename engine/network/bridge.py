@@ -244,8 +244,8 @@ class BridgeDriver:
                 c.execute("INSERT INTO sandboxes (container_id, netns, joined, created) "
                           "VALUES (?, ?, ?, ?)", (req.cid, netns, tid, time.time()))
         d = self.store.path("containers", tid)
-        return Attachment(netns=netns, hosts=_read(os.path.join(d, "hosts")),
-                          resolv_conf=_read(os.path.join(d, "resolv.conf")),
+        return Attachment(netns=netns, hosts=etcfiles.read_text(os.path.join(d, "hosts")),
+                          resolv_conf=etcfiles.read_text(os.path.join(d, "resolv.conf")),
                           extra={"joined": tid}, token=self._token(req.cid))
 
     # -- detach -------------------------------------------------------------
@@ -380,11 +380,3 @@ def _settings(net: Network, ep: dict) -> dict:
     return {"NetworkID": net.id, "EndpointID": ep["id"], "Gateway": net.gateway,
             "IPAddress": ep["ip"], "IPPrefixLen": net.prefixlen, "MacAddress": ep["mac"],
             "Aliases": ep["aliases"] or None}
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""

@@ -44,10 +44,10 @@ def _local(ns: str) -> bool:
 
 
 def resolv_conf(host_path: str = "/etc/resolv.conf") -> str:
-    text = _read(host_path)
+    text = read_text(host_path)
     servers = _nameservers(text)
     if servers and all(s == RESOLVED_STUB for s in servers) and os.path.exists(RESOLVED_UPSTREAM):
-        text = _read(RESOLVED_UPSTREAM)
+        text = read_text(RESOLVED_UPSTREAM)
     out, kept = [], 0
     for line in text.splitlines():
         words = line.split()
@@ -69,10 +69,11 @@ def _nameservers(text: str) -> list[str]:
 
 
 def host_nameservers() -> list[str]:
-    return _nameservers(_read("/etc/resolv.conf"))
+    return _nameservers(read_text("/etc/resolv.conf"))
 
 
-def _read(path: str) -> str:
+def read_text(path: str) -> str:
+    """A file's text, or "" when it cannot be read (a host without /etc/hosts …)."""
     try:
         with open(path) as f:
             return f.read()

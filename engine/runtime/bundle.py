@@ -8,6 +8,7 @@ import os
 
 from ..errors import InvalidArgument, StartFailed
 from ..network import Attachment
+from ..network.etcfiles import read_text
 from ..volumes import VolumeStore
 from .rootpath import secure_join
 from .spec import Mount, Resources, SpecInput, build_spec
@@ -92,13 +93,7 @@ def check_command(rootfs: str, process: dict) -> None:
 
 def _etc_files(net: str, hostname: str) -> dict[str, str]:
     if net == "host":
-        def read(p: str) -> str:
-            try:
-                with open(p) as f:
-                    return f.read()
-            except OSError:
-                return ""
-        return {"hosts": read("/etc/hosts"), "resolv.conf": read("/etc/resolv.conf"),
+        return {"hosts": read_text("/etc/hosts"), "resolv.conf": read_text("/etc/resolv.conf"),
                 "hostname": os.uname().nodename + "\n"}
     hosts = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
              "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
