@@ -132,7 +132,8 @@ class AttachServer:
             pass
 
     def wait_for_hangups(self, timeout: float) -> None:
-        """Serve attached clients' input until all of them hang up."""
+        """Serve attached clients' input until all of them hang up (the
+        listening socket is closed by now: no one new comes)."""
         deadline = time.monotonic() + timeout
         while self.clients and time.monotonic() < deadline:
             for key, _ in self.sel.select(max(0.0, deadline - time.monotonic())):
@@ -141,9 +142,6 @@ class AttachServer:
                     self.client_input(key)
                 elif kind == "out":
                     self.output(key)
-                elif kind == "accept":  # too late to attach: hang up on it
-                    assert isinstance(key.fileobj, socket.socket)
-                    key.fileobj.accept()[0].close()
                 else:  # the signal wake-up pipe
                     try:
                         os.read(key.fd, 4096)
