@@ -53,18 +53,26 @@ def launch(root: str, cid: str, *, wait_attach: bool = False) -> subprocess.Pope
     (after ``listening`` with ``wait_attach``)."""
     global _spare
     proc, _spare = _spare, None
-    line = "\t".join((root, cid, "attach" if wait_attach else "")) + "\n"
-    if proc is not None and proc.poll() is None:
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(line.encode())
-            proc.stdin.close()
-            return proc
-        except OSError:  # it died after the poll: start one the slow way
-            proc.kill()
-            proc.wait()
+    line = "\t".join((root, cid, "attach" if wait_attach else "")).encode() + b"\n"
+    if proc is not None and proc.poll() is None and _hand(proc, line):
+        return proc
+    if proc is not None:  # it died before it was taken: start one the slow way
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
     proc = _spawn("--standby")
-    assert proc.stdin is not None
-    proc.stdin.write(line.encode())
-    proc.stdin.close()
+    if not _hand(proc, line):
+        raise OSError("the container monitor did not start")
     return proc
+
+
+def _hand(proc: subprocess.Popen, line: bytes) -> bool:
+    """Tell ``proc`` its container; False if it is gone."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(line)
+        proc.stdin.close()
+        return True
+    except OSError:
+        return False
