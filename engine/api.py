@@ -74,12 +74,11 @@ class Engine:
     def runtime(self, name: str = ""):  # noqa: ANN201
         """The OCI runtime to use (probed once per host; ``name`` forces one)."""
         if name not in self._runtimes:
-            import hashlib
-
+            from .images.digest import sha256_hex
             from .runtime.oci import Runtime, probe
 
             state = os.path.join("/run/dockyard",
-                                 hashlib.sha256(self.root.encode()).hexdigest()[:12])
+                                 sha256_hex(self.root.encode())[:12])
             info = probe(self.root, state, prefer=name or None)
             self._runtimes[name] = Runtime(info, os.path.join(state, info.name))
             os.makedirs(os.path.join(state, info.name), mode=0o700, exist_ok=True)

@@ -20,7 +20,7 @@ Platforms follow containerd/platforms: ``os[/arch[/variant]]`` or a bare
 
 from __future__ import annotations
 
-import platform as _host
+import os
 import re
 from dataclasses import dataclass, replace
 
@@ -261,7 +261,7 @@ def normalize_platform(p: Platform) -> Platform:
 
 
 def _host_platform() -> Platform:
-    machine = _host.machine().lower()
+    machine = os.uname().machine.lower()  # what platform.machine() returns, without its import
     if machine.startswith("armv") and machine[4:5].isdigit():  # armv7l, armv6l
         return Platform("linux", "arm", "v" + machine[4])
     return normalize_platform(Platform("linux", machine or "amd64"))

@@ -18,21 +18,74 @@ before it is taken.
 from __future__ import annotations
 
 import os
-import subprocess
+import signal
 import sys
+from typing import BinaryIO
 
-__all__ = ["launch", "standby"]
+__all__ = ["Spawned", "launch", "standby"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # imported, not run as a script, so its bytecode is cached between launches
-_BOOT = f"import sys;sys.path.insert(0,{_HERE!r});from monitor import main;main(sys.argv)"
-_spare: subprocess.Popen | None = None
+_BOOT = (f"import os,sys;os.chdir('/');sys.path.insert(0,{_HERE!r});"
+         "from monitor import main;main(sys.argv)")
+_spare: Spawned | None = None
 
 
-def _spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-I", "-S", "-c", _BOOT, *args],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, close_fds=True, cwd="/")
+class Spawned:
+    """A child with pipes on its stdin and stdout: the part of
+    ``subprocess.Popen`` used here, without importing subprocess (and its
+    selectors, threading, signal and locale) on the way to every ``run``."""
+
+    def __init__(self, argv: list[str]) -> None:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:  # our fds are close-on-exec: the child gets only these three
+            self.pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+                (os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+                (os.POSIX_SPAWN_DUP2, null, 2)])
+        except BaseException:
+            for fd in (in_w, out_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (in_r, out_w, null):
+                os.close(fd)
+        self.stdin: BinaryIO | None = os.fdopen(in_w, "wb", buffering=0)
+        self.stdout: BinaryIO | None = os.fdopen(out_r, "rb")
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Reap the child; with ``timeout``, TimeoutError if it outlives it."""
+        if timeout is not None:
+            import time
+
+            deadline = time.monotonic() + timeout
+            while self.poll() is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"process {self.pid} still runs")
+                time.sleep(0.005)
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _spawn(*args: str) -> Spawned:
+    return Spawned([sys.executable, "-I", "-S", "-c", _BOOT, *args])
 
 
 def standby() -> None:
@@ -45,7 +98,7 @@ def standby() -> None:
             _spare = None
 
 
-def launch(root: str, cid: str, *, wait_attach: bool = False) -> subprocess.Popen:
+def launch(root: str, cid: str, *, wait_attach: bool = False) -> Spawned:
     """A monitor for ``cid``, already told which; read its report on ``stdout``.
 
     The monitor daemonizes: the returned process exits at once, and its
@@ -67,7 +120,7 @@ def launch(root: str, cid: str, *, wait_attach: bool = False) -> subprocess.Pope
     return proc
 
 
-def _hand(proc: subprocess.Popen, line: bytes) -> bool:
+def _hand(proc: Spawned, line: bytes) -> bool:
     """Tell ``proc`` its container; False if it is gone."""
     assert proc.stdin is not None
     try:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import random
+    from collections.abc import Sequence
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 LEFT = (
@@ -47,11 +52,13 @@ RIGHT = (
 
 
 def random_name(rng: random.Random | None = None, retry: int = 0) -> str:
-    import random  # here: only a made-up name needs it
-
-    r = rng or random.SystemRandom()
+    pick = rng.choice if rng else _pick  # not `random`: its import costs every `run`
     while True:
-        name = f"{r.choice(LEFT)}_{r.choice(RIGHT)}"
+        name = f"{pick(LEFT)}_{pick(RIGHT)}"
         if name != "boring_wozniak":  # Steve Wozniak is not boring (Docker's rule)
             break
-    return f"{name}{r.randint(0, 9)}" if retry else name
+    return f"{name}{pick(range(10))}" if retry else name
+
+
+def _pick(seq: Sequence[T]) -> T:
+    return seq[int.from_bytes(os.urandom(4), "big") % len(seq)]

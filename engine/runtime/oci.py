@@ -12,14 +12,15 @@ it), not by running ``--version``, which would cost every command ~10 ms.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import subprocess
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import EngineError, NotFound, Unavailable
+
+if TYPE_CHECKING:
+    import subprocess
 
 CANDIDATES = ("crun", "runc")
 
@@ -34,6 +35,8 @@ class RuntimeInfo:
 
 def _version(path: str) -> str:
     try:
+        import subprocess  # here and below: `run` itself never needs it
+
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
     except OSError:
         return ""
@@ -62,6 +65,7 @@ def _cgroup_layout() -> str:
 
 def _try(path: str, state: str) -> str | None:
     """None if ``path`` can create a container here, else its complaint."""
+    import subprocess
     import tempfile  # only when probing: most commands find the verdict cached
 
     with tempfile.TemporaryDirectory(prefix="probe-", dir=state) as bundle:
@@ -91,12 +95,23 @@ def _try(path: str, state: str) -> str | None:
         return (complaint.splitlines() or ["failed"])[-1]
 
 
+def _which(name: str) -> str | None:
+    """``shutil.which`` (whose import costs every ``run``)."""
+    if os.sep in name:
+        return name if os.access(name, os.X_OK) else None
+    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(d or ".", name)
+        if os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
+
+
 def probe(root: str, state_dir: str, *, prefer: str | None = None) -> RuntimeInfo:
     cache = os.path.join(root, "runtime.json")
     names = (prefer,) if prefer else CANDIDATES
-    found = [(n, shutil.which(n)) for n in names]
-    key = hashlib.sha256(json.dumps([[n, p, _identity(p)] for n, p in found] +
-                                    [os.uname().release, _cgroup_layout()]).encode()).hexdigest()
+    found = [(n, _which(n)) for n in names]
+    key = json.dumps([[n, p, _identity(p)] for n, p in found] +
+                     [os.uname().release, _cgroup_layout()])
     try:
         with open(cache) as f:
             cached = json.load(f)
@@ -139,6 +154,8 @@ class Runtime:
         return [self.info.path, "--root", self.state_dir, *args]
 
     def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        import subprocess
+
         return subprocess.run(self.cmd(*args), capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
 

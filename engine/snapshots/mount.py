@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import subprocess
 
 from ..errors import Unavailable
 from . import Mount
@@ -108,6 +107,8 @@ def _overlay_legacy(m: Mount, target: str, readonly: bool) -> None:
         opts.append(opt)
     if readonly:
         opts.append("ro")
+    import subprocess  # the fallback only
+
     r = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", ",".join(opts), target],
                        cwd=base, capture_output=True, text=True)
     if r.returncode != 0:

@@ -11,7 +11,6 @@ unless a live lease protects them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -67,6 +66,8 @@ class BlobStore:
         ``before_rename(digest)`` runs before the file becomes visible, so a
         caller can record a lease on it first.
         """
+        import hashlib  # not at the top: OpenSSL's load costs every `run`
+
         h = hashlib.sha256()
         size = 0
         # mkstemp's way without tempfile's import (shutil, random: ~5 ms a command)
@@ -124,6 +125,8 @@ class BlobStore:
         return out
 
     def verify(self, digest: str) -> bool:
+        import hashlib
+
         algo, _, hexpart = digest.partition(":")
         h = hashlib.new(algo)
         with self.open(digest) as f:

@@ -100,3 +100,31 @@ def test_128_layers_mount(snap: OverlaySnapshotter, mnt: Path) -> None:
     assert is_mountpoint(str(mnt))
     assert sorted(os.listdir(mnt)) == sorted(f"f{i}" for i in range(130))
     assert (mnt / "f0").read_bytes() == b"0" and (mnt / "f129").read_bytes() == b"129"
+
+
+def test_remove_tree_removes_everything_and_follows_no_symlink(tmp_path: Path) -> None:
+    from engine.snapshots.overlay import remove_tree
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    doomed = tmp_path / "doomed"
+    (doomed / "a" / "b" / "c").mkdir(parents=True)
+    (doomed / "a" / "b" / "c" / "f").write_text("y")
+    (doomed / "a" / "link-dir").symlink_to(outside)
+    (doomed / "a" / "link-file").symlink_to(outside / "keep")
+    os.mkfifo(doomed / "fifo")
+    locked = doomed / "locked"
+    locked.mkdir()
+    (locked / "inner").mkdir()
+    (locked / "inner" / "g").write_text("z")
+    os.chmod(locked / "inner", 0)
+    os.chmod(locked, 0o500)
+    remove_tree(str(doomed))
+    assert not doomed.exists()
+    assert (outside / "keep").read_text() == "x"
+    remove_tree(str(doomed))  # gone already: a no-op
+    single = tmp_path / "file"
+    single.write_text("1")
+    remove_tree(str(single))
+    assert not single.exists()

@@ -13,7 +13,7 @@ import pytest
 from engine.errors import StartFailed
 from engine.network import AttachRequest, netlink
 from engine.network.bridge import BridgeDriver
-from tests.engine.network.conftest import free_port, leftovers
+from tests.engine.network.conftest import free_port, wait_clean
 
 
 def bridge_driver(store):  # noqa: ANN001, ANN201
@@ -61,7 +61,7 @@ def test_attach_makes_a_connected_netns(driver, root) -> None:
         s.settimeout(2)
         assert s.connect_ex((att.ip, 9)) in (111, 0)  # refused: nothing listens, but it got there
     driver.detach(req.cid)
-    assert leftovers(root, [req.cid]) == {}
+    assert wait_clean(root, [req.cid]) == {}
 
 
 def test_detach_is_idempotent(driver, root) -> None:
@@ -70,7 +70,7 @@ def test_detach_is_idempotent(driver, root) -> None:
     driver.detach(req.cid)
     driver.detach(req.cid)
     driver.detach(secrets.token_hex(32))  # never attached
-    assert leftovers(root, [req.cid]) == {}
+    assert wait_clean(root, [req.cid]) == {}
 
 
 def test_detach_after_a_partial_attach(driver, root, monkeypatch) -> None:
@@ -82,9 +82,9 @@ def test_detach_after_a_partial_attach(driver, root, monkeypatch) -> None:
     monkeypatch.setattr(netlink, "configure_inside", boom)
     with pytest.raises(OSError, match="injected"):
         driver.attach(req)
-    assert leftovers(root, [req.cid]) == {}  # attach cleaned up after itself
+    assert wait_clean(root, [req.cid]) == {}  # attach cleaned up after itself
     driver.detach(req.cid)
-    assert leftovers(root, [req.cid]) == {}
+    assert wait_clean(root, [req.cid]) == {}
 
 
 def test_attach_again_replaces_a_stale_attachment(driver, root) -> None:
@@ -94,7 +94,7 @@ def test_attach_again_replaces_a_stale_attachment(driver, root) -> None:
     assert first.netns == second.netns and inside(second.netns)[0].count(
         f"{second.ip}/16") == 1
     driver.detach(req.cid)
-    assert leftovers(root, [req.cid]) == {}
+    assert wait_clean(root, [req.cid]) == {}
 
 
 def test_port_conflict_leaves_nothing_half_made(driver, root) -> None:
@@ -111,4 +111,4 @@ def test_port_conflict_leaves_nothing_half_made(driver, root) -> None:
     assert e.value.exit_code == 125
     assert not os.path.exists(driver.netns_path(b.cid))
     driver.detach(a.cid)
-    assert leftovers(root, [a.cid, b.cid]) == {}
+    assert wait_clean(root, [a.cid, b.cid]) == {}
