@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Progress:
+    """One line of a long operation's progress, as Docker prints it."""
+
     id: str  # what the line is about: a short layer digest, an image reference
     status: str  # "Loading layer", "Already exists", "Writing", "Done" …
     current: int = 0

@@ -24,6 +24,8 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 @dataclass(frozen=True)
 class Volume:
+    """A named volume."""
+
     name: str
     mountpoint: str
     created: float

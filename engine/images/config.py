@@ -111,6 +111,8 @@ def format_created(ts: float) -> str:
 
 @dataclass(frozen=True)
 class ImageConfig:
+    """An image's config JSON, with typed views of the parts the engine reads."""
+
     raw: dict[str, Any]
 
     @property

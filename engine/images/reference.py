@@ -221,6 +221,8 @@ _SPEC_PART = re.compile(r"[A-Za-z0-9_.-]+")
 
 @dataclass(frozen=True)
 class Platform:
+    """An OCI platform: ``linux/amd64``, ``linux/arm/v7``."""
+
     os: str
     architecture: str
     variant: str = ""

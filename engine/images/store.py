@@ -23,6 +23,8 @@ from .reference import Reference, looks_like_id, parse
 
 @dataclass(frozen=True)
 class ImageRecord:
+    """One row of the images table."""
+
     id: str
     top_layer: str | None
     manifest_digest: str | None

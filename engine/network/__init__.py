@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PortMapping:
+    """One published (or only exposed) port."""
+
     host_ip: str
     host_port: int
     container_port: int
@@ -52,6 +54,8 @@ class PortMapping:
 
 @dataclass(frozen=True)
 class AttachRequest:
+    """What a driver needs to attach one container."""
+
     cid: str
     name: str
     hostname: str
@@ -64,6 +68,8 @@ class AttachRequest:
 
 @dataclass(frozen=True)
 class Attachment:
+    """What ``attach`` made: the netns for the spec, the /etc files, the ports."""
+
     netns: str  # path for the OCI spec's network namespace
     hosts: str = ""  # full /etc/hosts content
     resolv_conf: str = ""  # full /etc/resolv.conf content

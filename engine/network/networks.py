@@ -33,6 +33,8 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 @dataclass(frozen=True)
 class Network:
+    """One network: a row of the networks table."""
+
     id: str
     name: str
     driver: str

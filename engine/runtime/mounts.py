@@ -19,6 +19,8 @@ from ..errors import InvalidArgument
 
 @dataclass(frozen=True)
 class MountSpec:
+    """One ``-v``, ``--mount`` or ``--tmpfs``, parsed."""
+
     type: str  # bind | volume | tmpfs
     source: str  # host path, volume name ("" = anonymous), or "" for tmpfs
     target: str

@@ -27,6 +27,8 @@ CANDIDATES = ("crun", "runc")
 
 @dataclass(frozen=True)
 class RuntimeInfo:
+    """The OCI runtime chosen for this host, and why."""
+
     name: str
     path: str
     version: str

@@ -20,6 +20,8 @@ RESTART_RE = re.compile(r"^(no|always|unless-stopped|on-failure(:\d+)?)$")
 
 @dataclass(frozen=True)
 class CreateOptions:
+    """Everything ``create``/``run`` takes, in the engine's terms."""
+
     image: str
     command: Sequence[str] = ()
     name: str = ""

@@ -64,6 +64,8 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 @dataclass(frozen=True)
 class Mount:
+    """One entry of the OCI spec's ``mounts``."""
+
     destination: str
     type: str
     source: str
@@ -76,6 +78,8 @@ class Mount:
 
 @dataclass(frozen=True)
 class Resources:
+    """The resource limits of ``--memory``, ``--cpus`` …"""
+
     memory: int = 0  # bytes, 0 = unlimited
     memory_swap: int = 0  # bytes incl. memory; -1 unlimited; 0 = 2 × memory (Docker)
     cpus: float = 0.0

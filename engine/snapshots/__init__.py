@@ -35,6 +35,8 @@ class Mount:
 
 @dataclass(frozen=True)
 class Info:
+    """A snapshot: active (keyed) or committed (named)."""
+
     key: str
     kind: Kind
     parent: str | None
@@ -45,6 +47,8 @@ class Info:
 
 @dataclass(frozen=True)
 class Usage:
+    """Bytes and inodes a snapshot holds."""
+
     size: int  # apparent bytes of regular files (hard links once)
     inodes: int
 

@@ -17,6 +17,8 @@ from .db import Database
 
 @dataclass(frozen=True)
 class Event:
+    """One entry of the event log, as ``dockyard events`` prints it."""
+
     id: int
     time_ns: int
     type: str  # "image", "container", "volume", "network"
