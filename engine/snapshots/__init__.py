@@ -35,7 +35,7 @@ class Mount:
 
 @dataclass(frozen=True)
 class Info:
-    """A snapshot: active (keyed) or committed (named)."""
+    """A snapshot: active or view (by key), or committed (by name)."""
 
     key: str
     kind: Kind
