@@ -3,11 +3,14 @@
 Deleting a Linux bridge costs ~50 ms of kernel time (an RCU grace period)
 and its iptables rules another exec; creating them again on the next
 ``run`` costs more.  So the last ``detach`` does not delete them itself: it
-starts this small detached process, which waits :data:`LINGER` seconds and
-then, under the network lock, removes the bridge and its rules if the
-network still has no endpoints.  A burst of short containers keeps one
-bridge; an idle host keeps none, whatever happens to the state root (a
-test's temporary root may be gone by then: everything needed is in argv).
+touches the network's stamp under ``/run/dockyard/reap`` and, unless a
+reaper already holds that stamp's lock, starts this small detached process.
+The reaper waits until the stamp is :data:`LINGER` seconds old (each later
+detach pushes that back) and then, under the network lock, removes the
+bridge and its rules if the network still has no endpoints.  A burst of
+short containers keeps one bridge and one reaper; an idle host keeps none,
+whatever happens to the state root (a test's temporary root may be gone by
+then: everything needed is in argv).
 
     python -m engine.network.reaper ROOT NETWORK_ID BRIDGE SUBNET INTERNAL
 """
@@ -17,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-import subprocess
 import sys
 import time
 
@@ -26,14 +28,31 @@ REAP_DIR = "/run/dockyard/reap"
 
 
 def spawn(root: str, network_id: str, bridge: str, subnet: str, internal: bool) -> None:
+    os.makedirs(REAP_DIR, mode=0o700, exist_ok=True)
+    fd = os.open(_stamp(network_id), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.utime(fd)  # the idle time counts from now
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # a reaper waits already, and will see the new time
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
     pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {**os.environ, "PYTHONPATH": pkg_root}
     # `setsid -f` forks the reaper off and returns at once: no child of ours is
-    # left to reap (a long-lived caller such as the TUI would collect zombies)
-    subprocess.run(["setsid", "-f", sys.executable, "-m", "engine.network.reaper", root,
-                    network_id, bridge, subnet, "1" if internal else "0"],
-                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, close_fds=True, cwd="/", env=env, check=False)
+    # left to reap (a long-lived caller such as the TUI would collect zombies).
+    # posix_spawn, not subprocess: its import would cost every `run --rm`.
+    pid = os.posix_spawnp("setsid", [
+        "setsid", "-f", sys.executable, "-m", "engine.network.reaper", root, network_id,
+        bridge, subnet, "1" if internal else "0"], env, file_actions=[
+            (os.POSIX_SPAWN_OPEN, n, os.devnull, os.O_RDWR, 0) for n in (0, 1, 2)])
+    os.waitpid(pid, 0)
+
+
+def _stamp(network_id: str) -> str:
+    return os.path.join(REAP_DIR, network_id[:12])
 
 
 def idle(root: str, network_id: str) -> bool:
@@ -67,19 +86,21 @@ def reap(root: str, network_id: str, bridge: str, subnet: str, internal: bool) -
 
 def main(argv: list[str]) -> None:
     root, network_id, bridge, subnet, internal = argv[1:6]
+    os.chdir("/")
     os.makedirs(REAP_DIR, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(REAP_DIR, network_id[:12]), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(_stamp(network_id), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return  # a reaper for this network is already waiting; it will look again
-    time.sleep(LINGER)
+    while (left := os.fstat(fd).st_mtime + LINGER - time.time()) > 0:
+        time.sleep(left)
     reap(root, network_id, bridge, subnet, internal == "1")
-    os.close(fd)
     try:
-        os.unlink(os.path.join(REAP_DIR, network_id[:12]))
+        os.unlink(_stamp(network_id))
     except FileNotFoundError:
         pass
+    os.close(fd)
 
 
 if __name__ == "__main__":
