@@ -21,7 +21,7 @@ WRITER = ("trap 'exit 0' TERM; echo hello; echo oops >&2; echo made > /tmp/made.
 
 
 def start(engine, name: str, script: str) -> str:
-    # network "none": see test_containers.py (the bridge reaper's ResourceWarning)
+    # network "none": see test_containers.py
     cid = engine.create(CreateOptions(image=MUSL_TAG, command=["sh", "-c", script], name=name,
                                       network="none"))
     engine.start(cid)

@@ -13,8 +13,7 @@ from tests.tui.conftest import MUSL_TAG, make_app, run, wait_for, wait_loaded
 from tui.screens.forms import CommitScreen, DeleteContainerScreen
 from tui.screens.logs import LogsScreen
 
-# network "none": the bridge network's reaper is a fire-and-forget Popen, whose
-# ResourceWarning filterwarnings=error turns into a failure in-process.
+# network "none": these containers need no network (the bridge has its own tests).
 # The loop exits at once on stop (sh as PID 1 ignores TERM unless it traps it).
 LOOP = "trap 'exit 0' TERM; echo hello; echo oops >&2; while :; do sleep 0.2; done"
 
@@ -304,8 +303,7 @@ def test_live_writable_layer_panel(loaded):
 
 
 def test_run_form_creates_and_starts_a_container(loaded, root):
-    """On the default (bridge) network: removed through the CLI, so the
-    network reaper's Popen lives in another process."""
+    """On the default (bridge) network; removed through the CLI."""
     from tests.conftest import dockyard
     from tui.screens.forms import RunScreen
 
