@@ -1,25 +1,27 @@
-"""Kernel side of the bridge driver: netns, bridge and veth with pyroute2.
+"""Kernel side of the bridge driver: netns, bridge and veth over rtnetlink.
 
 A network namespace is created by a short-lived *thread* that unshares its
 own network namespace and bind-mounts ``/proc/thread-self/ns/net`` onto the
 netns file: no fork, about a millisecond.  A netlink socket opened by a
 thread that has entered a netns stays bound to that netns, so the same
-trick gives an ``IPRoute`` that configures the inside of a container's
-netns from this process.
+trick gives a client (:class:`.rtnl.Rtnl`) that configures the inside of a
+container's netns from this process.  :mod:`.rtnl` (pyroute2's messages) is
+imported by the first :func:`session`, not with this module.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
-import importlib.util
 import os
 import socket
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .rtnl import Rtnl
 
 NETNS_DIR = "/run/dockyard/netns"
 CLONE_NEWNET = 0x40000000
@@ -28,41 +30,6 @@ MNT_DETACH = 2
 
 T = TypeVar("T")
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _iproute_class() -> Any:
-    """pyroute2's IPRoute without running ``pyroute2/__init__``.
-
-    That ``__init__`` imports every pyroute2 subsystem (NDB, IPDB, conntrack,
-    nl80211 …): ~50 ms of a ~130 ms import, paid by every ``run``.  A package
-    module whose ``__init__`` has not run yet lets the submodule import alone;
-    the first access to anything else on it runs the real ``__init__``, so
-    other users of ``pyroute2`` in this process see the full package.
-    """
-    if "pyroute2" not in sys.modules:
-        spec = importlib.util.find_spec("pyroute2")
-        if spec is not None and spec.loader is not None and spec.submodule_search_locations:
-            pkg = importlib.util.module_from_spec(spec)
-            pkg_dir = list(spec.submodule_search_locations)[0]
-            state = {"loaded": False}
-
-            def __getattr__(name: str) -> Any:  # noqa: N807 - PEP 562 hook
-                if state["loaded"] or name.startswith("__"):
-                    raise AttributeError(name)
-                base = os.path.join(pkg_dir, name)
-                if os.path.exists(base + ".py") or os.path.isdir(base):
-                    # `from pyroute2 import config` inside pyroute2 asks for a submodule
-                    return importlib.import_module(f"pyroute2.{name}")
-                state["loaded"] = True
-                assert spec.loader is not None
-                spec.loader.exec_module(pkg)
-                return getattr(pkg, name)
-
-            pkg.__getattr__ = __getattr__  # type: ignore[method-assign]
-            sys.modules["pyroute2"] = pkg
-    from pyroute2.iproute.linux import IPRoute
-
-    return IPRoute
 
 
 def _in_thread(fn: Callable[[], T]) -> T:
@@ -82,11 +49,6 @@ def _in_thread(fn: Callable[[], T]) -> T:
     if not ok:
         raise value
     return value
-
-
-def _netlink_socket() -> int:
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE)
-    return s.detach()
 
 
 def _oserror(what: str, path: str) -> OSError:
@@ -121,29 +83,31 @@ def remove_netns(path: str) -> None:
         pass
 
 
-def host() -> Any:
-    """An IPRoute on the host's network namespace."""
-    return _iproute_class()()
+def host() -> Rtnl:
+    """A client on the host's network namespace."""
+    from .rtnl import Rtnl
+
+    return Rtnl()
 
 
-def inside(path: str) -> Any:
-    """An IPRoute whose socket lives in the netns pinned at ``path``."""
-    cls = _iproute_class()
+def inside(path: str) -> Rtnl:
+    """A client whose socket lives in the netns pinned at ``path``."""
+    from .rtnl import Rtnl
 
-    def enter() -> int:
+    def enter() -> Rtnl:
         fd = os.open(path, os.O_RDONLY)
         try:
             if _libc.setns(fd, CLONE_NEWNET) != 0:
                 raise _oserror("setns", path)
         finally:
             os.close(fd)
-        return _netlink_socket()
+        return Rtnl()
 
-    return cls(fileno=_in_thread(enter))
+    return _in_thread(enter)
 
 
 @contextmanager
-def session(netns: str | None = None) -> Iterator[Any]:
+def session(netns: str | None = None) -> Iterator[Rtnl]:
     ipr = inside(netns) if netns else host()
     try:
         yield ipr
@@ -151,58 +115,52 @@ def session(netns: str | None = None) -> Iterator[Any]:
         ipr.close()
 
 
-def index(ipr: Any, ifname: str) -> int | None:
-    found = ipr.link_lookup(ifname=ifname)
-    return found[0] if found else None
+def index(ipr: Rtnl, ifname: str) -> int | None:
+    return ipr.index(ifname)
 
 
-def ensure_bridge(ipr: Any, name: str, gateway: str, prefixlen: int) -> None:
-    if index(ipr, name) is None:
-        ipr.link("add", ifname=name, kind="bridge")
-    idx = index(ipr, name)
-    have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=idx)}
+def ensure_bridge(ipr: Rtnl, name: str, gateway: str, prefixlen: int) -> None:
+    if ipr.index(name) is None:
+        ipr.add_link(name, "bridge")
+    have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
+            for a in ipr.get_addr(index=ipr.index(name))}
     if (gateway, prefixlen) not in have:
-        ipr.addr("add", index=idx, address=gateway, prefixlen=prefixlen)
-    ipr.link("set", index=idx, state="up")
+        ipr.add_addr(name, gateway, prefixlen)
+    ipr.set_up(name)
 
 
-def delete_link(ipr: Any, name: str) -> None:
-    idx = index(ipr, name)
-    if idx is None:
-        return
+def delete_link(ipr: Rtnl, name: str) -> None:
+    """Delete link ``name``; one that is not there (or gone meanwhile) is fine."""
     try:
-        ipr.link("del", index=idx)
-    except Exception as e:  # noqa: BLE001 - gone meanwhile is fine
+        ipr.del_link(name)
+    except OSError as e:
         if getattr(e, "code", None) not in (errno.ENODEV, errno.ENOENT):
             raise
 
 
-def add_veth(ipr: Any, veth: str, bridge: str, netns: str, ifname: str, mac: str) -> None:
-    """A veth pair: ``veth`` on ``bridge`` here, ``ifname`` inside ``netns``."""
+def add_veth(ipr: Rtnl, veth: str, bridge: str, netns: str, ifname: str, mac: str) -> None:
+    """A veth pair: ``veth`` on ``bridge`` here and up, ``ifname`` inside ``netns``."""
     fd = os.open(netns, os.O_RDONLY)
     try:
-        ipr.link("add", ifname=veth, kind="veth",
-                 peer={"ifname": ifname, "net_ns_fd": fd, "address": mac})
+        ipr.add_link(veth, "veth", master=bridge, up=True,
+                     peer=[("IFLA_IFNAME", ifname), ("IFLA_NET_NS_FD", fd),
+                           ("IFLA_ADDRESS", mac)])
     finally:
         os.close(fd)
-    idx = index(ipr, veth)
-    ipr.link("set", index=idx, master=index(ipr, bridge), state="up")
 
 
-def lo_up(ns: Any) -> None:
-    lo = index(ns, "lo")
-    if lo is not None:
-        ns.link("set", index=lo, state="up")
+def lo_up(ns: Rtnl) -> None:
+    if ns.index("lo") is not None:
+        ns.set_up("lo")
 
 
-def configure_inside(ns: Any, ifname: str, ip: str, prefixlen: int,
+def configure_inside(ns: Rtnl, ifname: str, ip: str, prefixlen: int,
                      gateway: str | None) -> None:
     """Address ``ifname`` inside the netns, bring it up, route via ``gateway``."""
-    idx = index(ns, ifname)
-    ns.addr("add", index=idx, address=ip, prefixlen=prefixlen)
-    ns.link("set", index=idx, state="up")
+    ns.add_addr(ifname, ip, prefixlen)
+    ns.set_up(ifname)
     if gateway:
-        ns.route("add", dst="0.0.0.0/0", gateway=gateway)
+        ns.add_default_route(gateway)
 
 
 def host_networks() -> list[str]:

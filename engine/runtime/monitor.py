@@ -361,7 +361,7 @@ class Monitor(AttachServer):
         """Clean up, *then* tell waiters: once ``monitor_pid`` is 0 or the exit
         frame is out, a new ``start`` of the same ID may begin, and a late
         ``runtime delete`` or unmount would hit the new run.  The network's
-        release comes after: it is slow (a Python with pyroute2) and it is
+        release comes after: it is slow (a whole engine process) and it is
         told which attachment to release."""
         rootfs = os.path.join(self.dir, "rootfs")
         libc = ctypes.CDLL(None, use_errno=True)
@@ -384,7 +384,7 @@ class Monitor(AttachServer):
         for c in list(self.clients):
             self.drop(c)
         hook = self.conf.get("on_exit") or []
-        if hook:  # release the network (the engine side owns pyroute2); it names
+        if hook:  # release the network (the engine side owns netlink); it names
             # this run's attachment, so it spares the next start's (and a new
             # container wanting our ports releases them itself, see bridge.py)
             subprocess.run(hook, capture_output=True, cwd="/",
