@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
@@ -11,8 +10,9 @@ import click
 
 from ..errors import EngineError, InvalidArgument, NotFound
 from ..humanize import status_text
-from ..runtime.options import CreateOptions, parse_size
-from . import output
+from . import output, runcmd
+from .runcmd import env_file as _env_file  # noqa: F401 - container_more's exec uses it
+from .runflags import CREATE_FLAGS, RUN_FLAGS, Flag
 
 PS_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedSince}}\t{{.Status}}\t"
             "{{.Ports}}\t{{.Names}}")
@@ -30,96 +30,30 @@ def _engine():
     return engine_of(click.get_current_context())
 
 
-def create_options(f):  # noqa: ANN001, ANN201
-    """The flags `create` and `run` share."""
-    opts = [
-        click.option("--name", default="", help="Assign a name to the container"),
-        click.option("-e", "--env", multiple=True, help="Set environment variables"),
-        click.option("--env-file", multiple=True, help="Read in a file of environment vars"),
-        click.option("-w", "--workdir", default="", help="Working directory in the container"),
-        click.option("-u", "--user", default="", help="Username or UID (<name|uid>[:<group>])"),
-        click.option("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT"),
-        click.option("-h", "--hostname", default="", help="Container host name"),
-        click.option("-l", "--label", multiple=True, help="Set meta data on a container"),
-        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open"),
-        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY"),
-        click.option("--restart", default="no", help="Restart policy"),
-        click.option("--rm", "auto_remove", is_flag=True, help="Remove the container on exit"),
-        click.option("--network", "--net", default="bridge", help="Connect to a network"),
-        click.option("--privileged", is_flag=True, help="Give extended privileges"),
-        click.option("--cap-add", multiple=True, help="Add Linux capabilities"),
-        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities"),
-        click.option("--read-only", is_flag=True, help="Mount the root filesystem read only"),
-        click.option("-m", "--memory", default="", help="Memory limit"),
-        click.option("--memory-swap", default="", help="Memory + swap limit (-1: unlimited)"),
-        click.option("--cpus", default=0.0, type=float, help="Number of CPUs"),
-        click.option("-c", "--cpu-shares", default=0, type=int, help="CPU shares"),
-        click.option("--pids-limit", default=0, type=int, help="Tune container pids limit"),
-        click.option("-v", "--volume", multiple=True, help="Bind mount a volume"),
-        click.option("--mount", multiple=True, help="Attach a filesystem mount"),
-        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory"),
-        click.option("--log-opt", multiple=True, help="Log driver options"),
-        click.option("--stop-signal", default="", help="Signal to stop the container"),
-        click.option("--stop-timeout", default=None, type=int, help="Timeout to stop"),
-        click.option("--runtime", default="", help="Runtime to use (crun or runc)"),
-        click.option("-p", "--publish", multiple=True, help="Publish a container's port(s)"),
-        click.option("-P", "--publish-all", is_flag=True, help="Publish all exposed ports"),
-        click.option("--network-alias", multiple=True, help="Add network-scoped alias"),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
+def _click_option(flag: Flag):  # noqa: ANN202
+    kw: dict = {"help": flag.help}
+    if flag.kind is bool:
+        kw["is_flag"] = True
+    elif flag.multiple:
+        kw["multiple"] = True
+    else:
+        kw["default"] = flag.default
+    if flag.kind not in (bool, str):
+        kw["type"] = flag.kind
+    return click.option(*flag.spellings, flag.dest, **kw)
 
 
-def _env_file(path: str) -> list[str]:
-    try:
-        with open(path) as fh:
-            lines = fh.read().splitlines()
-    except OSError as e:
-        raise InvalidArgument(f"open {path}: {(e.strerror or str(e)).lower()}") from None
-    out = []
-    for line in lines:
-        line = line.lstrip()
-        if not line or line.startswith("#"):
-            continue
-        if "=" not in line:
-            val = os.environ.get(line)
-            if val is None:
-                continue
-            line = f"{line}={val}"
-        out.append(line)
-    return out
+def flag_options(flags: tuple[Flag, ...]):  # noqa: ANN201
+    """A decorator adding a click option for each row of ``flags``: the table
+    in runflags.py, which the click-free parser reads too."""
+    def add(f):  # noqa: ANN001, ANN202
+        for flag in reversed(flags):
+            f = _click_option(flag)(f)
+        return f
+    return add
 
 
-def build_options(image: str, command: tuple[str, ...], kw: dict) -> CreateOptions:
-    env = [e for f in kw["env_file"] for e in _env_file(f)]
-    for e in kw["env"]:
-        if "=" not in e:  # -e NAME takes the value from our environment
-            if e in os.environ:
-                env.append(f"{e}={os.environ[e]}")
-            continue
-        env.append(e)
-    labels = dict(item.split("=", 1) if "=" in item else (item, "") for item in kw["label"])
-    log_opts = {}
-    for o in kw["log_opt"]:
-        k, eq, v = o.partition("=")
-        if not eq or k not in ("max-size", "max-file"):
-            raise InvalidArgument(f"unknown log opt '{k}' for json-file log driver")
-        log_opts[k] = v
-    swap = kw["memory_swap"]
-    return CreateOptions(
-        image=image, command=command, name=kw["name"], entrypoint=kw["entrypoint"],
-        env=env, workdir=kw["workdir"], user=kw["user"], hostname=kw["hostname"],
-        labels=labels, tty=kw["tty"], interactive=kw["interactive"], restart=kw["restart"],
-        auto_remove=kw["auto_remove"], network=kw["network"], privileged=kw["privileged"],
-        cap_add=kw["cap_add"], cap_drop=kw["cap_drop"], read_only=kw["read_only"],
-        memory=parse_size(kw["memory"], what="memory") if kw["memory"] else 0,
-        memory_swap=-1 if swap == "-1" else (parse_size(swap) if swap else 0),
-        cpus=kw["cpus"], cpu_shares=kw["cpu_shares"], pids_limit=kw["pids_limit"],
-        volumes=kw["volume"], mounts=kw["mount"], tmpfs=kw["tmpfs"], log_opts=log_opts,
-        stop_signal=kw["stop_signal"], stop_timeout=kw["stop_timeout"], runtime=kw["runtime"],
-        publish=kw["publish"], publish_all=kw["publish_all"],
-        network_aliases=kw["network_alias"])
+create_options = flag_options(CREATE_FLAGS)  # the flags `create` and `run` share
 
 
 @click.command("create", context_settings={"allow_interspersed_args": False})
@@ -128,55 +62,18 @@ def build_options(image: str, command: tuple[str, ...], kw: dict) -> CreateOptio
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def create_cmd(image, command, **kw):
     """Create a new container."""
-    click.echo(_create(_engine(), build_options(image, command, kw)))
-
-
-def _create(eng, opts) -> str:  # noqa: ANN001
-    try:
-        return eng.create(opts)
-    except NotFound as e:  # no such image: docker's run/create exit 125 for it
-        e.exit_code = 125
-        raise
+    runcmd.create(_engine(), image, command, kw)
 
 
 @click.command("run", context_settings={"allow_interspersed_args": False})
-@click.option("-d", "--detach", is_flag=True, help="Run container in background and print ID")
-@click.option("--detach-keys", default="ctrl-p,ctrl-q", help="Key sequence for detaching")
-@create_options
+@flag_options(RUN_FLAGS)
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run_cmd(image, command, detach, detach_keys, **kw):
     """Create and run a new container from an image."""
-    eng = _engine()
-    opts = build_options(image, command, kw)
-    cid = _create(eng, opts)
-    try:
-        if detach:
-            eng.start(cid)
-            click.echo(cid)
-            return
-        client = eng.start(cid, attach=True)
-    except EngineError:
-        if opts.auto_remove:
-            eng.remove_container(cid, force=True)
-        raise
-    from .stream import pump
-
-    code = pump(client, stdin=opts.interactive, tty=opts.tty, detach_keys=detach_keys,
-                keep_open=opts.auto_remove)
-    if code is None:  # detached with the key sequence
-        return
-    if opts.auto_remove:
-        try:  # while still attached, so the monitor leaves the removal to us
-            eng.container_store.wait(cid)
-            eng.remove_container(cid, force=True)
-        except NotFound:
-            pass
-        finally:
-            client.close()
-    else:
-        code = eng.wait(cid) if client.exit_code is None else code
-    sys.exit(code)
+    code = runcmd.run(_engine(), image, command, kw, detach=detach, detach_keys=detach_keys)
+    if code is not None:
+        sys.exit(code)
 
 
 @click.command("start")

@@ -1,20 +1,19 @@
 """The top-level ``dockyard`` group: global options, errors, lazy commands.
 
 Errors: an :class:`~engine.errors.EngineError` prints ``Error: <one line>``
-and exits with its ``exit_code``; a usage error exits 125 as Docker's does.
+and exits with its ``exit_code`` (:func:`.handler.one_line_errors`, shared
+with the click-free ``run``/``create`` in ``runcmd.py``); a usage error
+exits 125 as Docker's does.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from ..errors import EngineError
 from ..store import default_root
-
-NO_ROOT_NEEDED = {"version", "login", "logout", None}
+from .handler import one_line_errors, root_problem
 
 
 class Group(click.Group):
@@ -31,41 +30,24 @@ class Group(click.Group):
 
     def main(self, *args, **kwargs):  # noqa: ANN002, ANN003
         kwargs.setdefault("standalone_mode", False)
-        try:
-            rv = super().main(*args, **kwargs)
-            if isinstance(rv, int):
-                sys.exit(rv)
-            return rv
-        except click.exceptions.Exit as e:
-            sys.exit(e.exit_code)
-        except click.exceptions.Abort:
-            sys.stderr.write("Aborted.\n")
-            sys.exit(130)
-        except click.UsageError as e:
-            cmd = e.ctx.command_path if e.ctx else "dockyard"
-            sys.stderr.write(f"{cmd}: {e.format_message()}\nSee '{cmd} --help'.\n")
-            sys.exit(125)
-        except click.ClickException as e:
-            sys.stderr.write(f"Error: {e.format_message()}\n")
-            sys.exit(e.exit_code)
-        except EngineError as e:
-            sys.stderr.write(f"Error: {e}\n")
-            sys.exit(e.exit_code)
-        except BrokenPipeError:
-            sys.exit(0)
-        except KeyboardInterrupt:
-            sys.stderr.write("\n")
-            sys.exit(130)
-        except OSError as e:
-            where = f"{e.filename}: " if e.filename else ""
-            sys.stderr.write(f"Error: {where}{e.strerror or e}\n")
-            sys.exit(1)
-        except Exception as e:  # a bug: still one line, the traceback on request
-            if os.environ.get("DOCKYARD_DEBUG"):
-                raise
-            sys.stderr.write(f"Error: internal error: {type(e).__name__}: {e} "
-                             "(set DOCKYARD_DEBUG=1 for a traceback)\n")
-            sys.exit(1)
+        with one_line_errors():
+            try:
+                rv = super().main(*args, **kwargs)
+                if isinstance(rv, int):
+                    sys.exit(rv)
+                return rv
+            except click.exceptions.Exit as e:
+                sys.exit(e.exit_code)
+            except click.exceptions.Abort:
+                sys.stderr.write("Aborted.\n")
+                sys.exit(130)
+            except click.UsageError as e:
+                cmd = e.ctx.command_path if e.ctx else "dockyard"
+                sys.stderr.write(f"{cmd}: {e.format_message()}\nSee '{cmd} --help'.\n")
+                sys.exit(125)
+            except click.ClickException as e:
+                sys.stderr.write(f"Error: {e.format_message()}\n")
+                sys.exit(e.exit_code)
 
 
 @click.group(cls=Group, invoke_without_command=True,
@@ -77,10 +59,9 @@ def main(ctx: click.Context, root: str) -> None:
     """Manage images and containers; with no command, open the TUI."""
     ctx.ensure_object(dict)
     ctx.obj["root"] = root
-    if ctx.invoked_subcommand not in NO_ROOT_NEEDED and os.geteuid() != 0:
-        raise click.ClickException(
-            "dockyard must run as root: the engine mounts overlay filesystems and "
-            "creates namespaces (try: sudo dockyard)")
+    problem = root_problem(ctx.invoked_subcommand)
+    if problem:
+        raise click.ClickException(problem)
     if ctx.invoked_subcommand is None:
         from ..tui_entry import open_tui
 

@@ -80,3 +80,15 @@ def test_the_entry_point_imports_almost_nothing() -> None:
     heavy = {"click", "sqlite3", "dataclasses", "json", "engine.api", "engine.store",
              "subprocess"}
     assert loaded.isdisjoint(heavy), loaded & heavy
+
+
+def test_run_and_create_need_no_click() -> None:
+    """`dockyard run`/`create` go without click (cli/runcmd.py): the modules
+    they use must not import it, even after running a parse."""
+    code = ("import sys; import engine.cli.runcmd, engine.cli.handler; "
+            "from engine.cli.runflags import parse_command_line as p; "
+            "assert p(['--root=/x', 'container', 'run', '-it', 'busybox', 'sh'])[1] == 'run'; "
+            "print('click' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
