@@ -10,8 +10,6 @@ keyword-only ``progress=`` (a callable receiving :class:`Progress`) and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .errors import (
     AlreadyExists,
     Cancelled,
@@ -26,7 +24,10 @@ from .errors import (
     UnsafeArchive,
 )
 
+TYPE_CHECKING = False  # typing's flag without importing typing (~8 ms): mypy knows the name
 if TYPE_CHECKING:
+    from typing import Any
+
     from .api import Engine, HistoryEntry
     from .images import ImageSummary
     from .progress import Progress

@@ -16,27 +16,19 @@ a monitor process (double-forked, like conmon) owns the runtime child.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+TYPE_CHECKING = False  # typing's flag without importing typing: mypy knows the name
+if TYPE_CHECKING:
+    from .summary import ContainerSummary
 
 
-@dataclass(frozen=True)
-class ContainerSummary:
-    """One row of ``ps``."""
+def __getattr__(name: str) -> object:
+    """``ContainerSummary``, loaded on first use (PEP 562): the CLI imports
+    ``engine.runtime.launcher`` first thing, before ``dataclasses`` (~10 ms)."""
+    if name != "ContainerSummary":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .summary import ContainerSummary
 
-    id: str  # 64 hex
-    name: str  # without the leading "/"
-    image: str  # as the user gave it ("busybox"), or the image ID
-    image_id: str
-    command: str  # entrypoint + cmd, as ps shows it
-    created: float
-    state: str  # created | running | paused | restarting | exited | dead
-    exit_code: int = 0
-    started_at: float = 0.0
-    finished_at: float = 0.0
-    ports: tuple[str, ...] = ()  # "0.0.0.0:8080->80/tcp"
-    labels: dict[str, str] = field(default_factory=dict)
-    size_rw: int | None = None  # writable layer bytes, when measured
-    restart_count: int = 0
+    return ContainerSummary
 
 
 __all__ = ["ContainerSummary"]

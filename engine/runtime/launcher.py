@@ -18,9 +18,11 @@ before it is taken.
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from typing import BinaryIO
+
+TYPE_CHECKING = False  # typing's flag without importing typing: mypy knows the name
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 __all__ = ["Spawned", "launch", "standby"]
 
@@ -78,6 +80,8 @@ class Spawned:
 
     def kill(self) -> None:
         if self.returncode is None:
+            import signal
+
             try:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
