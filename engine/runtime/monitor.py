@@ -46,12 +46,13 @@ import time
 from attachserver import AttachServer  # beside this file, which is on sys.path (see above)
 from jsonlog import Log
 from portproxy import PortProxy
+from runtimecalls import RuntimeCalls, alive, start_failure_code
 
 PR_SET_CHILD_SUBREAPER = 36
 MNT_DETACH = 2
 
 
-class Monitor(AttachServer):
+class Monitor(AttachServer, RuntimeCalls):
     def __init__(self, root: str, cid: str) -> None:
         self.root = root
         self.cid = cid
@@ -87,107 +88,6 @@ class Monitor(AttachServer):
     def row(self) -> tuple:
         return self.db.execute("SELECT stopped_by_user, restart_count FROM containers "
                                "WHERE id = ?", (self.cid,)).fetchone() or (1, 0)
-
-    # -- starting ----------------------------------------------------------
-    def runtime(self, *args: str) -> list[str]:
-        # the runtime's own errors go to a file: its stderr is the container's
-        errlog = os.path.join(self.dir, "runtime.err")
-        log = ["--log", f"file:{errlog}"] if self.conf["runtime_name"] == "crun" else \
-            ["--log", errlog]
-        return [self.conf["runtime_path"], *log, "--root", self.conf["runtime_state"], *args]
-
-    def delete_state(self) -> None:
-        """``<runtime> delete --force``.  For runc and a container whose init
-        is gone, do what that would do — remove its (now empty) cgroups and
-        its state directory — without the ~10 ms of starting runc; anything
-        unexpected (a live init, a busy cgroup) is left to runc itself."""
-        state = os.path.join(self.conf["runtime_state"], self.cid)
-        if self.conf["runtime_name"] == "runc":
-            try:
-                with open(os.path.join(state, "state.json")) as f:
-                    st = json.load(f)
-                if not _alive(int(st["init_process_pid"])):
-                    for path in sorted(set(st["cgroup_paths"].values()), reverse=True):
-                        try:
-                            os.rmdir(path)
-                        except FileNotFoundError:
-                            pass
-                    os.unlink(os.path.join(state, "state.json"))
-                    os.rmdir(state)
-                    return
-            except FileNotFoundError:
-                if not os.path.exists(state):
-                    return  # nothing to delete
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
-        subprocess.run(self.runtime("delete", "--force", self.cid), capture_output=True)
-
-    def start(self) -> None:
-        """Create and start the container; raises RuntimeError with runc's words."""
-        if os.path.exists(os.path.join(self.conf["runtime_state"], self.cid)):
-            self.delete_state()
-        tty = bool(self.conf.get("tty"))
-        pidfile = os.path.join(self.dir, "pid")
-        args = self.runtime("run", "--detach", "--pid-file", pidfile,
-                            "--bundle", self.dir, self.cid)
-        errfile = os.path.join(self.dir, "runtime.err")
-        if os.path.exists(errfile):
-            os.unlink(errfile)
-        err = os.open(errfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        close_after: list[int] = []
-        try:
-            if tty:
-                sock_path = self.conf["attach_socket"] + ".console"
-                if os.path.exists(sock_path):
-                    os.unlink(sock_path)
-                console = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                console.bind(sock_path)
-                console.listen(1)
-                proc = subprocess.Popen([*args[:-1], "--console-socket", sock_path, args[-1]],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=err)
-                console.settimeout(30)
-                try:
-                    conn, _ = console.accept()
-                    _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
-                    conn.close()
-                    self.pty = fds[0]
-                except OSError:
-                    self.pty = None
-                console.close()
-                os.unlink(sock_path)
-                rc = proc.wait()
-            else:
-                out_r, out_w = os.pipe()
-                err_r, err_w = os.pipe()
-                stdin: int = subprocess.DEVNULL
-                if self.conf.get("open_stdin"):
-                    in_r, in_w = os.pipe()
-                    stdin = in_r
-                    self.stdin_w = in_w
-                    close_after.append(in_r)
-                close_after += [out_w, err_w]
-                rc = subprocess.run(args, stdin=stdin, stdout=out_w, stderr=err_w).returncode
-                if rc == 0:
-                    self.watch(out_r, "stdout")
-                    self.watch(err_r, "stderr")
-                else:
-                    os.close(out_r)
-                    os.close(err_r)
-        finally:
-            for fd in close_after:
-                os.close(fd)
-            os.close(err)
-        if rc != 0:
-            raise RuntimeError(_last_error(errfile) or f"runtime exited {rc}")
-        with open(pidfile) as f:
-            self.pid = int(f.read().strip())
-        if self.pty is not None:
-            self.watch(self.pty, "stdout")
-        now = time.time()
-        self.update(state="running", pid=self.pid, started_at=now, finished_at=0,
-                    monitor_pid=os.getpid(), error="", exit_code=0, oom_killed=0)
-        self.emit("start")
 
     def watch(self, fd: int, stream: str) -> None:
         os.set_blocking(fd, False)
@@ -226,7 +126,7 @@ class Monitor(AttachServer):
             if pid == self.pid:
                 code = os.waitstatus_to_exitcode(st)
                 status = 128 - code if code < 0 else code  # killed by N → 128+N
-        if status is None and self.pid and not _alive(self.pid):
+        if status is None and self.pid and not alive(self.pid):
             # it exited between our waitpid and this check: it is a zombie
             # child of ours now, so a blocking wait returns its real status
             try:
@@ -273,21 +173,6 @@ class Monitor(AttachServer):
                 self.log.flush()
                 return exit_code
 
-    def oom_killed(self) -> bool:
-        cg = self.conf.get("cgroup_path", "")
-        for path in (f"/sys/fs/cgroup/memory{cg}/memory.oom_control",
-                     f"/sys/fs/cgroup/unified{cg}/memory.events",
-                     f"/sys/fs/cgroup{cg}/memory.events"):
-            try:
-                with open(path) as f:
-                    for line in f:
-                        k, _, v = line.partition(" ")
-                        if k == "oom_kill" and int(v) > 0:
-                            return True
-            except OSError:
-                continue
-        return False
-
     def should_restart(self, code: int, count: int) -> bool:
         policy = self.conf.get("restart", "no")
         name, _, limit = policy.partition(":")
@@ -323,11 +208,11 @@ class Monitor(AttachServer):
             self.proxy.start()
             self.start()
         except (RuntimeError, OSError) as e:
-            self.update(state="exited", exit_code=_start_failure_code(str(e)), error=str(e),
+            self.update(state="exited", exit_code=start_failure_code(str(e)), error=str(e),
                         finished_at=time.time(), monitor_pid=0, pid=0)
             os.write(report, f"error {e}\n".encode())
             os.close(report)
-            self.finish(srv, str(_start_failure_code(str(e))))
+            self.finish(srv, str(start_failure_code(str(e))))
             return
         os.write(report, f"ok {self.pid}\n".encode())
         os.close(report)
@@ -353,7 +238,7 @@ class Monitor(AttachServer):
                 self.start()
             except (RuntimeError, OSError) as e:
                 self.update(state="exited", error=str(e), finished_at=time.time())
-                code = _start_failure_code(str(e))
+                code = start_failure_code(str(e))
                 break
         self.finish(srv, str(code))
 
@@ -393,43 +278,6 @@ class Monitor(AttachServer):
             subprocess.run([sys.executable, "-m", "engine", "--root", self.root, "rm", "-f",
                             self.cid], capture_output=True, cwd=self.conf.get("cwd", "/"),
                            env={**os.environ, "PYTHONPATH": self.conf.get("pythonpath", "")})
-
-
-def _last_error(path: str) -> str:
-    """The runtime's last error line (runc writes logfmt or JSON lines)."""
-    try:
-        with open(path, errors="replace") as f:
-            lines = [line.strip() for line in f if line.strip()]
-    except OSError:
-        return ""
-    for line in reversed(lines):
-        try:
-            rec = json.loads(line)
-            if rec.get("level") in ("error", "fatal") or "msg" in rec:
-                return str(rec.get("msg", line))
-        except ValueError:
-            if "msg=" in line:
-                return line.split("msg=", 1)[1].strip().strip('"').replace('\\"', '"')
-            return line
-    return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _start_failure_code(msg: str) -> int:
-    """Docker's exit codes for a container that could not start."""
-    low = msg.lower()
-    if "no such file" in low or "not found" in low:
-        return 127
-    if "permission denied" in low or "is a directory" in low:
-        return 126
-    return 125
 
 
 def daemonize() -> int:
