@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from tests.tui.conftest import make_app, run, screen_text, wait_for, wait_loaded
+from tests.tui.conftest import drive, make_app, screen_text, wait_screen
 from tui.config import Config, config_path, load_config
 from tui.screens.dialogs import ConfirmScreen
 from tui.screens.help import HelpScreen
@@ -66,33 +66,29 @@ def test_remapped_keys_work_in_the_app(loaded, tmp_path, monkeypatch):
     p.write_text(CONFIG + '"no.such.binding" = "z"\n')
     monkeypatch.setenv("DOCKYARD_CONFIG", str(p))
 
-    async def go():
-        app = make_app(loaded, config=load_config())
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_loaded(pilot)
-            assert app.theme == "textual-light"
-            assert app.refresh_interval == 1.5
-            assert any("no.such.binding" in n.message for n in app._notifications)
-            await pilot.press("d")  # no longer delete
-            await pilot.pause(0.3)
-            assert not isinstance(app.screen, ConfirmScreen)
-            await pilot.press("x")  # the new delete key
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "dialog")
-            await pilot.press("n")
-            assert len(loaded.images()) == 2  # cancelled
-            await pilot.press("3")  # the old key does nothing now
-            assert app.main.current == "images"
-            await pilot.press("L")
-            assert app.main.current == "layers"
-            await pilot.press("2", "f3")
-            assert app.main.current == "layers"
-            await pilot.pause()
-            assert " L Layers" in screen_text(app)  # the tab line shows the new key
-            await pilot.press("question_mark")
-            assert isinstance(app.screen, HelpScreen)
-            table = app.screen.query_one(DataTable)
-            rows = {str(table.get_row_at(i)[3]): str(table.get_row_at(i)[1])
-                    for i in range(table.row_count)}
-            assert rows["image.delete"] == "x"
-            assert rows["pane.layers"] == "L, f3"
-    run(go())
+    async def go(app, pilot):
+        assert app.theme == "textual-light"
+        assert app.refresh_interval == 1.5
+        assert any("no.such.binding" in n.message for n in app._notifications)
+        await pilot.press("d")  # no longer delete
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, ConfirmScreen)
+        await wait_screen(pilot, ConfirmScreen, "dialog", press="x")  # the new delete key
+        await pilot.press("n")
+        assert len(loaded.images()) == 2  # cancelled
+        await pilot.press("3")  # the old key does nothing now
+        assert app.main.current == "images"
+        await pilot.press("L")
+        assert app.main.current == "layers"
+        await pilot.press("2", "f3")
+        assert app.main.current == "layers"
+        await pilot.pause()
+        assert " L Layers" in screen_text(app)  # the tab line shows the new key
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        rows = {str(table.get_row_at(i)[3]): str(table.get_row_at(i)[1])
+                for i in range(table.row_count)}
+        assert rows["image.delete"] == "x"
+        assert rows["pane.layers"] == "L, f3"
+    drive(make_app(loaded, config=load_config()), go)
