@@ -8,7 +8,7 @@ import time
 
 import click
 
-from ..errors import EngineError, InvalidArgument, NotFound
+from ..errors import InvalidArgument, NotFound
 from ..humanize import status_text
 from . import output, runcmd
 from .runcmd import env_file as _env_file  # noqa: F401 - container_more's exec uses it
@@ -97,22 +97,7 @@ def start_cmd(containers, attach, interactive, detach_keys):
         code = pump(client, stdin=interactive, tty=bool(cfg.get("Tty")),
                     detach_keys=detach_keys)
         sys.exit(code or 0)
-    _each(containers, eng.start)
-
-
-def _each(refs, act, *, show_result: bool = False) -> None:  # noqa: ANN001
-    """Docker's loop: act on each, print the reference as given (or what ``act``
-    returned, with ``show_result``), report failures, exit 1."""
-    failed = False
-    for ref in refs:
-        try:
-            result = act(ref)
-            click.echo(result if show_result else ref)
-        except EngineError as e:
-            click.echo(f"Error response from daemon: {e}", err=True)
-            failed = True
-    if failed:
-        sys.exit(1)
+    output.act_on_each(containers, eng.start)
 
 
 @click.command("stop")
@@ -123,7 +108,7 @@ def _each(refs, act, *, show_result: bool = False) -> None:  # noqa: ANN001
 def stop_cmd(containers, timeout, signal):
     """Stop one or more running containers."""
     eng = _engine()
-    _each(containers, lambda ref: eng.stop(ref, timeout=timeout, signal=signal))
+    output.act_on_each(containers, lambda ref: eng.stop(ref, timeout=timeout, signal=signal))
 
 
 @click.command("restart")
@@ -132,7 +117,7 @@ def stop_cmd(containers, timeout, signal):
 def restart_cmd(containers, timeout):
     """Restart one or more containers."""
     eng = _engine()
-    _each(containers, lambda ref: eng.restart(ref, timeout=timeout))
+    output.act_on_each(containers, lambda ref: eng.restart(ref, timeout=timeout))
 
 
 @click.command("kill")
@@ -141,7 +126,7 @@ def restart_cmd(containers, timeout):
 def kill_cmd(containers, signal):
     """Kill one or more running containers."""
     eng = _engine()
-    _each(containers, lambda ref: eng.kill(ref, signal=signal))
+    output.act_on_each(containers, lambda ref: eng.kill(ref, signal=signal))
 
 
 @click.command("pause")
@@ -149,7 +134,7 @@ def kill_cmd(containers, signal):
 def pause_cmd(containers):
     """Pause all processes within one or more containers."""
     eng = _engine()
-    _each(containers, eng.pause)
+    output.act_on_each(containers, eng.pause)
 
 
 @click.command("unpause")
@@ -157,7 +142,7 @@ def pause_cmd(containers):
 def unpause_cmd(containers):
     """Unpause all processes within one or more containers."""
     eng = _engine()
-    _each(containers, eng.unpause)
+    output.act_on_each(containers, eng.unpause)
 
 
 @click.command("rm")
@@ -167,7 +152,8 @@ def unpause_cmd(containers):
 def rm_cmd(containers, force, volumes):
     """Remove one or more containers."""
     eng = _engine()
-    _each(containers, lambda ref: eng.remove_container(ref, force=force, volumes=volumes))
+    output.act_on_each(containers,
+                       lambda ref: eng.remove_container(ref, force=force, volumes=volumes))
 
 
 @click.command("wait")
@@ -175,7 +161,7 @@ def rm_cmd(containers, force, volumes):
 def wait_cmd(containers):
     """Block until one or more containers stop, then print their exit codes."""
     eng = _engine()
-    _each(containers, lambda ref: str(eng.wait(ref)), show_result=True)
+    output.act_on_each(containers, eng.wait, show=lambda code: (str(code),))
 
 
 @click.command("rename")

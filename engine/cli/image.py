@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ..errors import EngineError, InvalidArgument, NotFound
+from ..errors import InvalidArgument, NotFound
 from ..filters import IMAGE_FILTERS, match_image, parse_filters
 from ..images.digest import short_id
 from . import output
@@ -121,16 +121,8 @@ def tag_cmd(source, target):
 def rmi_cmd(images, force, no_prune):
     """Remove one or more images."""
     eng = _engine()
-    failed = False
-    for ref in images:
-        try:
-            for line in eng.remove_image(ref, force=force, prune=not no_prune):
-                click.echo(line)
-        except EngineError as e:
-            click.echo(f"Error: {e}", err=True)
-            failed = True
-    if failed:
-        sys.exit(1)
+    output.act_on_each(images, lambda ref: eng.remove_image(ref, force=force, prune=not no_prune),
+                       show=lambda lines: lines, prefix="Error: ")
 
 
 # -- inspect / history -------------------------------------------------------

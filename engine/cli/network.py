@@ -167,21 +167,7 @@ def rm_cmd(networks, force):
     """Remove one or more networks."""
     from ..errors import NotFound
 
-    nets = _networks()
-    failed = False
-    for ref in networks:
-        try:
-            nets.remove(ref)
-            click.echo(ref)
-        except NotFound as e:
-            if not force:
-                _daemon_error(e)
-                failed = True
-        except EngineError as e:
-            _daemon_error(e)
-            failed = True
-    if failed:
-        sys.exit(1)
+    output.act_on_each(networks, _networks().remove, passed_over=NotFound if force else ())
 
 
 @click.command("prune")

@@ -17,17 +17,18 @@ Tables go through Go's tabwriter configured as docker/cli does
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from engine.errors import InvalidArgument
+from engine.errors import EngineError, InvalidArgument
 
 from .gotemplate import COMMON_HEADERS, Exec, Header, Parser
 
 __all__ = [
     "COMMON_HEADERS",
     "DAEMON_ERROR",
+    "act_on_each",
     "created_at_text",
     "render",
     "since_text",
@@ -142,6 +143,36 @@ def render(
 
 #: how docker/cli starts an error line that passes on the daemon's answer
 DAEMON_ERROR = "Error response from daemon: "
+
+
+def act_on_each(refs: Iterable[str], act: Callable[[str], Any], *,
+                show: Callable[[Any], Iterable[str]] | None = None,
+                prefix: str = DAEMON_ERROR,
+                passed_over: type[EngineError] | tuple[type[EngineError], ...] = ()) -> None:
+    """Docker's loop for a verb on many objects (``rm``, ``stop``, ``rmi`` …):
+    ``act`` on each ref in turn and print the ref as given (or each line
+    ``show`` makes of what ``act`` returned).  A ref whose ``act`` raises one
+    of ``passed_over`` is skipped in silence (``network rm -f`` of a missing
+    network); any other :class:`EngineError` is one line on stderr after
+    ``prefix`` and the loop goes on; exit 1 at the end if any was reported."""
+    import sys
+
+    import click
+
+    failed = False
+    for ref in refs:
+        try:
+            result = act(ref)
+        except passed_over:
+            continue
+        except EngineError as e:
+            click.echo(f"{prefix}{e}", err=True)
+            failed = True
+            continue
+        for line in ((ref,) if show is None else show(result)):
+            click.echo(line)
+    if failed:
+        sys.exit(1)
 
 
 def inspect_each(refs: Sequence[str], get: Callable[[str], Mapping[str, Any]],

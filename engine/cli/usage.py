@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -122,6 +124,17 @@ def _total(reclaimed: int, dry: bool) -> None:
     click.echo(f"{what}: {output.size_text(reclaimed, 4)}")
 
 
+def _prune(title: str, warning: str, prune: Callable[[], Any], *, force: bool,
+           dry_run: bool) -> None:
+    """A one-kind prune once its filters are read: ask (unless ``--force`` or
+    ``--dry-run``), then ``prune()`` and list what went (or would) and the bytes."""
+    if not dry_run:
+        _confirm(force, warning)
+    rep = prune()
+    _report(title, rep, dry_run)
+    _total(rep.reclaimed, dry_run)
+
+
 def prune_options(f):  # noqa: ANN001, ANN201
     f = click.option("--dry-run", is_flag=True, help="Only list what would be removed and "
                      "how many bytes it frees")(f)
@@ -141,13 +154,10 @@ def image_prune_cmd(all_images, force, filters, dry_run):
     f = parse_prune_filters(list(filters), {"until", "label", "label!", "dangling"})
     if f.pop("dangling", ["true"])[-1] == "false":
         all_images = True
-    if not dry_run:
-        _confirm(force, "This will remove all images without at least one container "
-                 "associated to them." if all_images else "This will remove all dangling "
-                 "images.")
-    rep = prune_images(_engine(), all_images=all_images, filters=f, dry_run=dry_run)
-    _report("Images", rep, dry_run)
-    _total(rep.reclaimed, dry_run)
+    _prune("Images", "This will remove all images without at least one container associated "
+           "to them." if all_images else "This will remove all dangling images.",
+           lambda: prune_images(_engine(), all_images=all_images, filters=f, dry_run=dry_run),
+           force=force, dry_run=dry_run)
 
 
 @click.command("prune")
@@ -157,11 +167,9 @@ def container_prune_cmd(force, filters, dry_run):
     from ..usage.prune import parse_prune_filters, prune_containers
 
     f = parse_prune_filters(list(filters), {"until", "label", "label!"})
-    if not dry_run:
-        _confirm(force, "This will remove all stopped containers.")
-    rep = prune_containers(_engine(), filters=f, dry_run=dry_run)
-    _report("Containers", rep, dry_run)
-    _total(rep.reclaimed, dry_run)
+    _prune("Containers", "This will remove all stopped containers.",
+           lambda: prune_containers(_engine(), filters=f, dry_run=dry_run),
+           force=force, dry_run=dry_run)
 
 
 @click.command("prune")
@@ -175,13 +183,11 @@ def volume_prune_cmd(all_volumes, force, filters, dry_run):
     f = parse_prune_filters(list(filters), {"label", "label!", "all"})
     if f.pop("all", ["false"])[-1] in ("1", "true"):
         all_volumes = True
-    if not dry_run:
-        _confirm(force, "This will remove all local volumes not used by at least one "
-                 "container." if all_volumes else "This will remove anonymous local volumes "
-                 "not used by at least one container.")
-    rep = prune_volumes(_engine(), all_volumes=all_volumes, filters=f, dry_run=dry_run)
-    _report("Volumes", rep, dry_run)
-    _total(rep.reclaimed, dry_run)
+    _prune("Volumes", "This will remove all local volumes not used by at least one container."
+           if all_volumes else "This will remove anonymous local volumes not used by at least "
+           "one container.",
+           lambda: prune_volumes(_engine(), all_volumes=all_volumes, filters=f, dry_run=dry_run),
+           force=force, dry_run=dry_run)
 
 
 @click.command("prune")
@@ -195,13 +201,11 @@ def builder_prune_cmd(force, filters, dry_run, all_cache, keep_storage):
     from ..usage.prune import parse_prune_filters
 
     f = parse_prune_filters(list(filters), {"until", "id"})
-    if not dry_run:
-        _confirm(force, "This will remove all build cache." if all_cache else
-                 "This will remove all dangling build cache.")
-    rep = prune_cache(_engine(), all=all_cache, filters=f, dry_run=dry_run,
-                      keep_storage=parse_size(keep_storage, what="keep-storage"))
-    _report("build cache objects", rep, dry_run)
-    _total(rep.reclaimed, dry_run)
+    _prune("build cache objects", "This will remove all build cache." if all_cache else
+           "This will remove all dangling build cache.",
+           lambda: prune_cache(_engine(), all=all_cache, filters=f, dry_run=dry_run,
+                               keep_storage=parse_size(keep_storage, what="keep-storage")),
+           force=force, dry_run=dry_run)
 
 
 @click.command("prune")

@@ -136,16 +136,7 @@ def inspect_cmd(volumes, fmt):
 def rm_cmd(volumes, force):
     """Remove one or more volumes."""
     eng = _engine()
-    failed = False
-    for name in volumes:
-        try:
-            eng.remove_volume(name, force=force)
-            click.echo(name)
-        except EngineError as e:
-            click.echo(f"{output.DAEMON_ERROR}{e}", err=True)
-            failed = True
-    if failed:
-        sys.exit(1)
+    output.act_on_each(volumes, lambda name: eng.remove_volume(name, force=force))
 
 
 def register(main: click.Group) -> None:

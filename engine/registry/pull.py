@@ -39,32 +39,10 @@ from ..snapshots import OverlaySnapshotter
 from ..store import Lease, Store
 from . import CredentialStore, PullResult, RegistryError, sources
 from .client import Registry
+from .session import RepoJob, connect, throttled
 from .transfer import download
 
 PARALLEL_DOWNLOADS = 3
-MIN_REPORT_STEP = 512 << 10  # progress reports at most every this many bytes (or 1%)
-
-
-class _Either(threading.Event):
-    """Set when we abort, or when the caller's cancel event is set."""
-
-    def __init__(self, other: threading.Event | None) -> None:
-        super().__init__()
-        self.other = other
-
-    def is_set(self) -> bool:
-        return super().is_set() or (self.other is not None and self.other.is_set())
-
-
-def _throttled(progress: ProgressFn | None, sid: str, status: str, total: int):
-    step = max(total // 100, MIN_REPORT_STEP)
-    last = [-step]
-
-    def fn(n: int) -> None:
-        if n - last[0] >= step or n == total:
-            last[0] = n
-            report(progress, sid, status, n, total)
-    return fn
 
 
 class _Counting:
@@ -89,12 +67,8 @@ def pull(store: Store, snapshots: OverlaySnapshotter, images: ImageStore, ref: s
     r = parse(ref) if isinstance(ref, str) else ref
     if all_tags and (r.tag or r.digest):
         raise InvalidArgument("tag can't be used with --all-tags/-a")
-    if credentials is None:
-        from .credentials import DockerConfig
-
-        credentials = DockerConfig()
     want = platform or default_platform()
-    with Registry(r.domain, credentials=credentials, tls_verify=tls_verify) as reg:
+    with connect(r.domain, credentials=credentials, tls_verify=tls_verify) as reg:
         if all_tags:
             refs = [r.with_tag(t) for t in reg.list_tags(r.path)]
             if not refs:
@@ -116,23 +90,15 @@ def pull(store: Store, snapshots: OverlaySnapshotter, images: ImageStore, ref: s
     return PullResult(str(shown), tuple(ids), digest, updated)
 
 
-class _Puller:
+class _Puller(RepoJob):
     """One tag or digest: manifest → config → blobs → layers → image."""
 
     def __init__(self, store: Store, snapshots: OverlaySnapshotter, images: ImageStore,
                  reg: Registry, ref: Reference, want: Platform, *, explicit: bool,
                  progress: ProgressFn | None, cancel: threading.Event | None) -> None:
-        self.store = store
-        self.snapshots = snapshots
-        self.images = images
-        self.reg = reg
-        self.ref = ref
-        self.repo = ref.path
+        super().__init__(store, snapshots, images, reg, ref, progress=progress, cancel=cancel)
         self.want = want
         self.explicit = explicit
-        self.progress = progress
-        self.cancel = cancel
-        self.abort = _Either(cancel)
         self.added: list[str] = []  # blobs this pull brought into the store
 
     def _manifest(self, reference: str) -> tuple[bytes, str]:
@@ -217,7 +183,7 @@ class _Puller:
 
     def _download(self, lease: Lease, desc: mf.Descriptor) -> None:
         sid = short_id(desc.digest)
-        step = _throttled(self.progress, sid, "Downloading", desc.size)
+        step = throttled(self.progress, sid, "Downloading", desc.size)
 
         def seen(n: int) -> None:
             step(n)
@@ -256,7 +222,7 @@ class _Puller:
             if fut is not None:
                 fut.result()
             sid = short_id(desc.digest)
-            step = _throttled(self.progress, sid, "Extracting", desc.size)
+            step = throttled(self.progress, sid, "Extracting", desc.size)
             with store.blobs.open(desc.digest) as f:
                 yield _Counting(f, step)  # type: ignore[misc]
             report(self.progress, sid, "Pull complete")

@@ -28,7 +28,7 @@ from ..store import Store
 from ..store.events import emit
 from . import CredentialStore, PushResult, sources
 from .client import Registry, push_scope
-from .pull import _Either, _throttled
+from .session import RepoJob, connect, throttled
 from .transfer import DEFAULT_CHUNK_SIZE, start_upload, upload
 
 PARALLEL_UPLOADS = 3
@@ -63,13 +63,9 @@ def push(store: Store, snapshots: OverlaySnapshotter, images: ImageStore, ref: s
                            f"{r.familiar_name}") from None
     if not tags:
         raise NotFound(f"An image does not exist locally with the tag: {r.familiar_name}")
-    if credentials is None:
-        from .credentials import DockerConfig
-
-        credentials = DockerConfig()
     report(progress, "", f"The push refers to repository [{r.name}]")
     results = []
-    with Registry(r.domain, credentials=credentials, tls_verify=tls_verify) as reg:
+    with connect(r.domain, credentials=credentials, tls_verify=tls_verify) as reg:
         for t, image_id in zip(tags, ids, strict=True):
             pusher = _Pusher(store, snapshots, images, reg, t, chunk_size=chunk_size,
                              progress=progress, cancel=cancel)
@@ -77,20 +73,14 @@ def push(store: Store, snapshots: OverlaySnapshotter, images: ImageStore, ref: s
     return results
 
 
-class _Pusher:
+class _Pusher(RepoJob):
+    """One tag: its blobs (HEAD, mount or upload), then its manifest."""
+
     def __init__(self, store: Store, snapshots: OverlaySnapshotter, images: ImageStore,
                  reg: Registry, ref: Reference, *, chunk_size: int,
                  progress: ProgressFn | None, cancel: threading.Event | None) -> None:
-        self.store = store
-        self.snapshots = snapshots
-        self.images = images
-        self.reg = reg
-        self.ref = ref
-        self.repo = ref.path
+        super().__init__(store, snapshots, images, reg, ref, progress=progress, cancel=cancel)
         self.chunk_size = chunk_size
-        self.progress = progress
-        self.cancel = cancel
-        self.abort = _Either(cancel)
         self.mounts = 0  # blobs the registry mounted from another repository
 
     def push_blob(self, desc: mf.Descriptor, sid: str | None) -> None:
@@ -109,7 +99,7 @@ class _Pusher:
                 if sid:
                     report(self.progress, sid, f"Mounted from {source}")
                 return
-        step = _throttled(self.progress if sid else None, sid or "", "Pushing", desc.size)
+        step = throttled(self.progress if sid else None, sid or "", "Pushing", desc.size)
         upload(self.reg, self.repo, desc.digest, desc.size,
                lambda: self.store.blobs.open(desc.digest), location=location,
                chunk_size=self.chunk_size, progress=step, cancel=self.abort)

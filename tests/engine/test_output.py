@@ -298,3 +298,53 @@ def test_print_inspected_prefixes_each_error_and_exits_1(capsys):
     with pytest.raises(SystemExit):
         print_inspected([], ["No such image: x"], None)
     assert capsys.readouterr() == ("[]\n", "Error: No such image: x\n")
+
+
+def test_act_on_each_prints_each_ref_reports_failures_and_exits_1_at_the_end(capsys):
+    from engine.cli.output import act_on_each
+    from engine.errors import EngineError, NotFound
+
+    done = []
+
+    def act(ref):
+        if ref.startswith("bad"):
+            raise NotFound(f"No such thing: {ref}")
+        if ref == "busy":
+            raise EngineError("it is in use")
+        done.append(ref)
+        return f"id-of-{ref}"
+
+    with pytest.raises(SystemExit) as e:
+        act_on_each(["a", "bad1", "busy", "b"], act)
+    assert e.value.code == 1
+    assert done == ["a", "b"]  # a failure does not stop the loop
+    assert capsys.readouterr() == ("a\nb\n", "Error response from daemon: No such thing: bad1\n"
+                                   "Error response from daemon: it is in use\n")
+    # passed_over: skipped in silence (network rm -f); other errors still count
+    with pytest.raises(SystemExit):
+        act_on_each(["bad1", "busy", "a"], act, passed_over=NotFound)
+    assert capsys.readouterr() == ("a\n", "Error response from daemon: it is in use\n")
+    act_on_each(["bad1", "a"], act, passed_over=NotFound)  # nothing reported: no exit
+    assert capsys.readouterr() == ("a\n", "")
+    # show: the lines made of what act returned (wait's exit codes, rmi's lines)
+    with pytest.raises(SystemExit):
+        act_on_each(["a", "bad2", "b"], lambda ref: [act(ref), "more"], show=lambda lines: lines,
+                    prefix="Error: ")
+    assert capsys.readouterr() == ("id-of-a\nmore\nid-of-b\nmore\n",
+                                   "Error: No such thing: bad2\n")
+    act_on_each(["a"], act, show=lambda text: (text.upper(),))
+    assert capsys.readouterr() == ("ID-OF-A\n", "")
+    act_on_each(["a"], lambda ref: [], show=lambda lines: lines)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_act_on_each_lets_other_exceptions_through(capsys):
+    from engine.cli.output import act_on_each
+
+    def act(ref):
+        if ref == "b":
+            raise KeyError(ref)
+
+    with pytest.raises(KeyError):
+        act_on_each(["a", "b", "c"], act)
+    assert capsys.readouterr() == ("a\n", "")
