@@ -26,6 +26,7 @@ from engine.cli.output import size_text
 from engine.errors import EngineError
 from engine.runtime.options import CreateOptions
 
+from . import state
 from .config import Config, load_config
 from .model import ImageRef
 from .palette import PaletteCommands
@@ -44,25 +45,6 @@ from .screens.main import MainScreen
 from .screens.prune import PruneScreen
 from .screens.registry import TransferScreen
 from .screens.viewers import CLOSE, HistoryScreen, InspectScreen
-from .state import (
-    AnalysisLoaded,
-    ContainerChanged,
-    ContainerCommitted,
-    DeletePlanned,
-    DiskLoaded,
-    EngineFailed,
-    FamilyTreeLoaded,
-    HistoryLoaded,
-    ImagesRemoved,
-    ImageTagged,
-    InspectLoaded,
-    LayerFilesLoaded,
-    LayersLoaded,
-    Pruned,
-    StateLoaded,
-    StatsSampled,
-    WritableSampled,
-)
 from .workers import EngineWorkers
 
 __all__ = ["DockyardApp", "run"]
@@ -137,7 +119,7 @@ class DockyardApp(PaletteCommands, EngineWorkers, App[None]):
         if event.state == WorkerState.ERROR and event.worker.error is not None:
             self.show_error(event.worker.error, event.worker.group)
 
-    def on_engine_failed(self, message: EngineFailed) -> None:
+    def on_engine_failed(self, message: state.EngineFailed) -> None:
         self.show_error(message.error, "live")
 
     def show_error(self, error: BaseException, what: str = "") -> None:
@@ -153,45 +135,45 @@ class DockyardApp(PaletteCommands, EngineWorkers, App[None]):
         self.push_screen(ErrorScreen(text, title=title))
 
     # -- messages from the workers --------------------------------------------------
-    def on_state_loaded(self, message: StateLoaded) -> None:
+    def on_state_loaded(self, message: state.StateLoaded) -> None:
         if not any(isinstance(s, MainScreen) for s in self.screen_stack):
             return  # a late refresh while the App shuts down
         self.main.apply_state(message.state)
 
-    def on_layers_loaded(self, message: LayersLoaded) -> None:
+    def on_layers_loaded(self, message: state.LayersLoaded) -> None:
         self.main.show_layers(message.image_id, message.layers, message.total_images)
 
-    def on_analysis_loaded(self, message: AnalysisLoaded) -> None:
+    def on_analysis_loaded(self, message: state.AnalysisLoaded) -> None:
         self.main.layers_pane.set_analysis(message.image_id, message.analysis)
 
-    def on_family_tree_loaded(self, message: FamilyTreeLoaded) -> None:
+    def on_family_tree_loaded(self, message: state.FamilyTreeLoaded) -> None:
         self.main.layers_pane.set_family(message.roots, message.containers)
 
-    def on_layer_files_loaded(self, message: LayerFilesLoaded) -> None:
+    def on_layer_files_loaded(self, message: state.LayerFilesLoaded) -> None:
         self.main.layers_pane.set_files(message.image_id, message.index, message.aggregated,
                                         message.root, message.counts)
 
-    def on_writable_sampled(self, message: WritableSampled) -> None:
+    def on_writable_sampled(self, message: state.WritableSampled) -> None:
         self.main.containers_pane.show_sample(message.container_id, message.sample,
                                               message.sizes)
 
-    def on_stats_sampled(self, message: StatsSampled) -> None:
+    def on_stats_sampled(self, message: state.StatsSampled) -> None:
         self.main.containers_pane.show_stats(message.stats)
 
-    def on_disk_loaded(self, message: DiskLoaded) -> None:
+    def on_disk_loaded(self, message: state.DiskLoaded) -> None:
         self.main.show_disk(message.usage)
 
-    def on_history_loaded(self, message: HistoryLoaded) -> None:
+    def on_history_loaded(self, message: state.HistoryLoaded) -> None:
         self.push_screen(HistoryScreen(message.ref, message.entries, self.clock()))
 
-    def on_inspect_loaded(self, message: InspectLoaded) -> None:
+    def on_inspect_loaded(self, message: state.InspectLoaded) -> None:
         self.push_screen(InspectScreen(message.ref, message.data))
 
-    def on_image_tagged(self, message: ImageTagged) -> None:
+    def on_image_tagged(self, message: state.ImageTagged) -> None:
         self.notify(f"Tagged {message.target}", timeout=4)
         self.main.images_pane.select_image(message.image_id, message.target)
 
-    def on_images_removed(self, message: ImagesRemoved) -> None:
+    def on_images_removed(self, message: state.ImagesRemoved) -> None:
         untagged = sum(1 for line in message.lines if line.startswith("Untagged:"))
         deleted = [line for line in message.lines if line.startswith("Deleted:")]
         self.main.images_pane.marked.clear()
@@ -199,7 +181,7 @@ class DockyardApp(PaletteCommands, EngineWorkers, App[None]):
             self.notify(f"{untagged} untagged, {len(deleted)} deleted (images and layers)",
                         title="rmi", timeout=5)
 
-    def on_delete_planned(self, message: DeletePlanned) -> None:
+    def on_delete_planned(self, message: state.DeletePlanned) -> None:
         plan = message.plan
         body: list[Text | str] = []
         for step in plan.steps:
@@ -247,7 +229,7 @@ class DockyardApp(PaletteCommands, EngineWorkers, App[None]):
 
         self.push_screen(PruneScreen(kind), answered)
 
-    def on_pruned(self, message: Pruned) -> None:
+    def on_pruned(self, message: state.Pruned) -> None:
         self.main.disk_pane.show_freed(message.kind, message.report)
         self.main.mark_disk_stale()
 
@@ -298,7 +280,7 @@ class DockyardApp(PaletteCommands, EngineWorkers, App[None]):
                         severity="warning", timeout=8)
         self.request_refresh()
 
-    def on_container_changed(self, message: ContainerChanged) -> None:
+    def on_container_changed(self, message: state.ContainerChanged) -> None:
         if message.verb == "run":
             self.main.containers_pane.select_key(message.container_id)
         done = {"run": "Started", "stop": "Stopped", "start": "Started", "restart": "Restarted",
@@ -306,7 +288,7 @@ class DockyardApp(PaletteCommands, EngineWorkers, App[None]):
         self.notify(f"{done.get(message.verb, message.verb)} {message.container_id[:12]}",
                     timeout=3)
 
-    def on_container_committed(self, message: ContainerCommitted) -> None:
+    def on_container_committed(self, message: state.ContainerCommitted) -> None:
         self.notify(f"Committed {message.reference or message.image_id[:19]}", timeout=4)
         main = self.main
         main.action_show_pane("images")
@@ -361,7 +343,8 @@ class DockyardApp(PaletteCommands, EngineWorkers, App[None]):
             ("Logs", own(LogsScreen) + own(LogView)),
             ("Container details", own(ContainerDetailsScreen)),
             ("Prune", own(PruneScreen)),
-            ("Build, pull, push", own(BuildFormScreen) + own(BuildScreen) + own(TransferScreen)),
+            # the build form's esc is FormScreen's
+            ("Build, pull, push", own(FormScreen) + own(BuildScreen) + own(TransferScreen)),
             ("Dialogs", own(ConfirmScreen) + own(FormScreen) + own(ErrorScreen)
              + own(DeleteContainerScreen) + own(CommitScreen) + own(RunScreen)
              + [b for b in CLOSE if isinstance(b, Binding)] + own(HelpScreen)),

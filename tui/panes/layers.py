@@ -11,23 +11,22 @@ Two views, ``v`` switches:
 
 Beside either view (from ``WIDE`` columns; narrower, in its place after
 enter or ``f``, until esc) the file tree of the selected layer's changes
-(widgets.filetree): ``u`` hides unchanged paths, ``a`` compares with the
-base layer instead of the layer below (dive's aggregated changes).  The
-tree is built by a worker a moment after the cursor rests on a layer, and
-the last few are kept, so walking up and down the stack stays quick.
+(widgets.filetree), which the base class (``layer_files``) keeps: ``u``
+hides unchanged paths, ``a`` compares with the base layer instead of the
+layer below (dive's aggregated changes).  The tree is built by a worker a
+moment after the cursor rests on a layer, and the last few are kept, so
+walking up and down the stack stays quick.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Static, Tree
 
@@ -36,25 +35,20 @@ from engine.cli.output import size_text
 from engine.images.digest import short_id
 from engine.usage import LayerInfo
 from engine.usage.analyze import Analysis
-from engine.usage.filetree import FileNode
 from engine.usage.tree import tree_totals
 
 from ..widgets.familytree import FamilyTree, ImageItem, LayerItem
 from ..widgets.filetree import FileTree
-from .base import ListPane, sort_bindings
-from .layer_text import COLUMNS, analysis_text, family_title, files_title, layer_rows
-
-if TYPE_CHECKING:
-    from ..app import DockyardApp
+from .base import sort_bindings
+from .layer_files import LayerFilesPane
+from .layer_text import COLUMNS, analysis_text, family_title, layer_rows
 
 __all__ = ["LayersPane", "analysis_text", "layer_rows"]
 
 WIDE = 120  # from this pane width the file tree sits beside the stack
-REST = 0.15  # seconds the cursor rests on a layer before its files load
-KEEP = 8  # file trees kept (image, layer, aggregated)
 
 
-class LayersPane(ListPane):
+class LayersPane(LayerFilesPane):
     PANE_ID = "layers"
     TITLE = "Layers"
     NOUN = ("step", "steps")
@@ -93,29 +87,9 @@ class LayersPane(ListPane):
         self._layers: list[LayerInfo] = []
         self.analysis: Analysis | None = None
         self.view = "stack"  # or "tree"
-        self.files_open = False  # enter/f: the file tree has the keys (and, narrow, the room)
-        self.aggregated = False
-        self.files_key: tuple[str, int, bool] | None = None  # what the file tree shows
-        self._files: OrderedDict[tuple[str, int, bool], tuple[FileNode, dict[str, int]]] = \
-            OrderedDict()
-        self._asked: tuple[str, int, bool] | None = None
-        self._rest: Timer | None = None
         self._want_chain: str | None = None
         self._family_for: tuple = ()  # the images and containers it was loaded for
         self._family_totals: tuple[int, int, int, int] | None = None
-
-    @classmethod
-    def tree_bindings(cls) -> list[Binding]:
-        """The file tree's keys, for the help screen (they work when it has focus)."""
-        return [b for b in FileTree.BINDINGS if isinstance(b, Binding)]
-
-    @property
-    def dockyard(self) -> DockyardApp:
-        return cast("DockyardApp", self.app)
-
-    @property
-    def file_tree(self) -> FileTree:
-        return self.query_one(FileTree)
 
     @property
     def family(self) -> FamilyTree:
@@ -224,14 +198,6 @@ class LayersPane(ListPane):
         lay: LayerInfo = row.obj
         return sum(1 for x in self._layers if not x.empty_layer and x.index < lay.index), lay
 
-    @on(ListPane.CursorMoved)
-    def _stack_moved(self, event: ListPane.CursorMoved) -> None:
-        if event.pane is self:
-            if self._rest is not None:
-                self._rest.stop()
-            self._rest = self.set_timer(REST, self._ask_files)
-            self._update_files_title()
-
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -284,85 +250,7 @@ class LayersPane(ListPane):
         else:
             self.action_files()
 
-    # -- the file tree ------------------------------------------------------------
-    def _ask_files(self) -> None:
-        """Show the selected layer's file tree: kept, or asked of a worker."""
-        self._rest = None
-        if not self._showing() or self.image is None:
-            return
-        cur = self.current_layer()
-        if cur is None:
-            self.files_key = None
-            self.file_tree.show(None)
-            self._update_files_title()
-            return
-        key = (self.image.id, cur[0], self.aggregated)
-        if key == self.files_key:
-            return
-        if key in self._files:
-            self._show_files(key)
-        elif key != self._asked:
-            self._asked = key
-            self.dockyard.load_layer_files(key[0], key[1], aggregated=key[2])
-        self._update_files_title()
-
-    def set_files(self, image_id: str, index: int, aggregated: bool, root: FileNode,
-                  counts: dict[str, int]) -> None:
-        key = (image_id, index, aggregated)
-        self._files[key] = (root, counts)
-        while len(self._files) > KEEP:
-            self._files.popitem(last=False)
-        if self._asked == key:
-            self._asked = None
-        cur = self.current_layer()
-        if self.image is not None and cur is not None and \
-                (self.image.id, cur[0], self.aggregated) == key:
-            self._show_files(key)
-
-    def _show_files(self, key: tuple[str, int, bool]) -> None:
-        self._files.move_to_end(key)
-        self.files_key = key
-        self.file_tree.show(self._files[key][0])
-        self._update_files_title()
-
-    @on(FileTree.ViewChanged)
-    def _files_view_changed(self, event: FileTree.ViewChanged) -> None:
-        event.stop()
-        self._update_files_title()
-
-    def _update_files_title(self) -> None:
-        self.query_one(".files-title", Static).update(self.files_title())
-
-    def files_title(self) -> Text:
-        """One line over the file tree: which layer, what changed, how it is shown."""
-        if self.image is None:
-            return Text("No image selected", style="dim")
-        cur, row = self.current_layer(), self.current_row()
-        if cur is None:
-            return Text(f"#{row.obj.index} metadata only: this step changed no files"
-                        if row is not None else "", style="dim", no_wrap=True)
-        index, lay = cur
-        key = (self.image.id, index, self.aggregated)
-        tree = self.file_tree
-        return files_title(lay.index, index, self._files[key][1] if self.files_key == key
-                           else None, aggregated=self.aggregated, by_size=tree.by_size,
-                           changes_only=tree.changes_only)
-
-    def action_files(self) -> None:
-        """Give the file tree the keys (narrow: and the room, until esc)."""
-        self.files_open = True
-        self._layout()
-        self.screen.set_focus(self.file_tree)
-        self._ask_files()
-        self.screen.refresh_bindings()
-
-    def action_changes_only(self) -> None:
-        self.file_tree.set_view(changes_only=not self.file_tree.changes_only)
-
-    def action_aggregated(self) -> None:
-        self.aggregated = not self.aggregated
-        self._ask_files()
-
+    # -- views, esc, and which keys work ------------------------------------------------
     def action_toggle_view(self) -> None:
         self.view = "tree" if self.view == "stack" else "stack"
         self.files_open = False

@@ -36,6 +36,7 @@ from engine.errors import EngineError, InvalidArgument
 from engine.images.reference import parse
 
 from ..state import BuildChecked, BuildFinished, BuildProgress
+from .dialogs import FormScreen
 
 if TYPE_CHECKING:
     from ..app import DockyardApp
@@ -107,15 +108,13 @@ def parse_build_args(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-class BuildFormScreen(ModalScreen[BuildRequest | None]):
+class BuildFormScreen(FormScreen[BuildRequest | None]):
     """Dismisses with the checked request, or None."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "cancel", id="dialog.cancel"),
-    ]
+    ERROR = "build-error"
 
     def __init__(self, request: BuildRequest) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.request = request
 
     @property
@@ -138,37 +137,23 @@ class BuildFormScreen(ModalScreen[BuildRequest | None]):
                         yield Input(value, placeholder=hint, id=field_id)
                 yield Checkbox("Do not use the build cache (--no-cache)", r.no_cache,
                                id="no-cache")
-            yield Label("", id="build-error", classes="field-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Build", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from self.error_and_buttons("Build")
 
     def on_mount(self) -> None:
-        box = self.query_one("#context", Input)
-        box.focus()
-        box.cursor_position = len(box.value)
-
-    def _value(self, field_id: str) -> str:
-        return self.query_one(f"#{field_id}", Input).value.strip()
-
-    def _say(self, text: str) -> None:
-        self.query_one("#build-error", Label).update(text)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.focus_field("context")
 
     def submit(self) -> None:
         if self.query_one("#ok", Button).disabled:
             return  # the last submit is still being checked
         try:
-            tags = tuple(_words(self._value("tags")))
-            args = parse_build_args(self._value("build-args"))
+            tags = tuple(_words(self.value("tags")))
+            args = parse_build_args(self.value("build-args"))
         except (ValueError, InvalidArgument) as e:
-            self._say(str(e))
+            self.say(str(e))
             return
-        request = BuildRequest(self._value("context"), self._value("dockerfile") or "Dockerfile",
+        request = BuildRequest(self.value("context"), self.value("dockerfile") or "Dockerfile",
                                tags, args, self.query_one("#no-cache", Checkbox).value)
-        self._say("Checking the paths…")
+        self.say("Checking the paths…")
         self.query_one("#ok", Button).disabled = True
         self.dockyard.check_build(self, request)
 
@@ -176,20 +161,13 @@ class BuildFormScreen(ModalScreen[BuildRequest | None]):
         message.stop()
         self.query_one("#ok", Button).disabled = False
         if message.error:
-            self._say(message.error)
+            self.say(message.error)
         else:
             self.dismiss(message.request)
 
     @on(Input.Submitted)
     def _entered(self) -> None:
         self.submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.submit()
-        else:
-            self.dismiss(None)
 
 
 STEP_STYLE = {"cached": "bold blue", "done": "green", "error": "bold red"}

@@ -1,10 +1,11 @@
-"""Small modal dialogs: confirm, error, and the tag form."""
+"""Small modal dialogs: confirm, error, the form base classes and the tag form."""
 
 from __future__ import annotations
 
 from typing import ClassVar, TypeVar
 
 from rich.console import RenderableType
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -15,7 +16,7 @@ from textual.widgets import Button, Input, Label, Static
 from engine.errors import InvalidReference
 from engine.images.reference import parse
 
-__all__ = ["ConfirmScreen", "ErrorScreen", "TagScreen"]
+__all__ = ["ConfirmScreen", "ErrorScreen", "FormDialog", "FormScreen", "TagScreen"]
 
 
 ResultT = TypeVar("ResultT")
@@ -96,26 +97,39 @@ def reference_problem(text: str, *, optional: bool = False) -> str:
     return ""
 
 
-class FormScreen(ModalScreen[ResultT]):
-    """A dialog of fields with OK and Cancel: escape or Cancel dismisses with
-    None; OK (or enter, where a subclass says so) calls :meth:`submit`, which
-    dismisses with the answer or says in the ``ERROR`` label why it cannot."""
+class FormDialog(ModalScreen[ResultT]):
+    """A dialog of fields with OK and Cancel buttons.  OK (or enter, where a
+    subclass says so) calls :meth:`submit`, which dismisses with the answer
+    or says in the ``ERROR`` label (its id) why it cannot; Cancel calls
+    :meth:`action_cancel`, which dismisses with None.  A form's compose ends
+    with :meth:`error_and_buttons`.  It binds no key: :class:`FormScreen`
+    adds esc, and a dialog whose esc does more (pull and push cancel a
+    running transfer) binds its own."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "cancel", id="dialog.cancel"),
-    ]
-    ERROR = "#form-error"
+    ERROR = "form-error"
 
     def __init__(self) -> None:
         super().__init__(classes="dialog-screen")
+
+    def error_and_buttons(self, ok: str) -> ComposeResult:
+        """The end of every form: the line that says what is wrong, then the
+        OK button (labelled ``ok``) and Cancel."""
+        yield Label("", id=self.ERROR, classes="field-error")
+        with Horizontal(classes="dialog-buttons"):
+            yield Button(ok, id="ok", variant="primary")
+            yield Button("Cancel", id="cancel")
+
+    def value(self, field_id: str) -> str:
+        """The text in the field ``field_id``, stripped."""
+        return self.query_one(f"#{field_id}", Input).value.strip()
 
     def focus_field(self, field_id: str) -> None:
         box = self.query_one(f"#{field_id}", Input)
         box.focus()
         box.cursor_position = len(box.value)
 
-    def say(self, problem: str) -> None:
-        self.query_one(self.ERROR, Label).update(problem)
+    def say(self, problem: str | Text) -> None:
+        self.query_one(f"#{self.ERROR}", Label).update(problem)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -128,13 +142,21 @@ class FormScreen(ModalScreen[ResultT]):
         if event.button.id == "ok":
             self.submit()
         else:
-            self.dismiss(None)
+            self.action_cancel()
+
+
+class FormScreen(FormDialog[ResultT]):
+    """A :class:`FormDialog` that esc cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "cancel", id="dialog.cancel"),
+    ]
 
 
 class TagScreen(FormScreen[str | None]):
     """``tag SOURCE TARGET``: asks for the target; dismisses with it or None."""
 
-    ERROR = "#tag-error"
+    ERROR = "tag-error"
 
     def __init__(self, source: str, suggestion: str) -> None:
         super().__init__()
@@ -145,16 +167,13 @@ class TagScreen(FormScreen[str | None]):
             yield Label(f"Tag {self._source}", classes="dialog-title")
             yield Label("New name  [dim](repository[:tag], e.g. myapp:1.0)[/]")
             yield Input(self._suggestion, placeholder="repository[:tag]", id="target")
-            yield Label("", id="tag-error", classes="field-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Tag", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from self.error_and_buttons("Tag")
 
     def on_mount(self) -> None:
         self.focus_field("target")
 
     def submit(self) -> None:
-        target = self.query_one("#target", Input).value.strip()
+        target = self.value("target")
         problem = reference_problem(target)
         if problem:
             self.say(problem)

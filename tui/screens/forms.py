@@ -76,7 +76,7 @@ class CommitRequest:
 class CommitScreen(FormScreen[CommitRequest | None]):
     """``commit CONTAINER [REPO[:TAG]] -m MESSAGE``."""
 
-    ERROR = "#commit-error"
+    ERROR = "commit-error"
 
     def __init__(self, container: str, suggestion: str = "") -> None:
         super().__init__()
@@ -89,21 +89,18 @@ class CommitScreen(FormScreen[CommitRequest | None]):
             yield Input(self._suggestion, placeholder="repository[:tag]", id="reference")
             yield Label("Message")
             yield Input(placeholder="what changed", id="message")
-            yield Label("", id="commit-error", classes="field-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Commit", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from self.error_and_buttons("Commit")
 
     def on_mount(self) -> None:
         self.focus_field("reference")
 
     def submit(self) -> None:
-        ref = self.query_one("#reference", Input).value.strip()
+        ref = self.value("reference")
         problem = reference_problem(ref, optional=True)
         if problem:
             self.say(problem)
             return
-        self.dismiss(CommitRequest(ref, self.query_one("#message", Input).value.strip()))
+        self.dismiss(CommitRequest(ref, self.value("message")))
 
     @on(Input.Submitted, "#reference")
     def _next(self) -> None:
@@ -125,7 +122,7 @@ def _items(text: str) -> tuple[str, ...]:
 class RunScreen(FormScreen[CreateOptions | None]):
     """``run -d``: image, name, command, ports, env, volumes, restart policy."""
 
-    ERROR = "#run-error"
+    ERROR = "run-error"
 
     def __init__(self, image: str = "") -> None:
         super().__init__()
@@ -149,31 +146,25 @@ class RunScreen(FormScreen[CreateOptions | None]):
                     yield Label("Restart", classes="form-label")
                     yield Select([(p, p) for p in RESTART_POLICIES], value="no",
                                  allow_blank=False, id="restart")
-            yield Label("", id="run-error", classes="field-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Run", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from self.error_and_buttons("Run")
 
     def on_mount(self) -> None:
         self.query_one("#image" if not self._image else "#name", Input).focus()
 
-    def _value(self, field_id: str) -> str:
-        return self.query_one(f"#{field_id}", Input).value.strip()
-
     def submit(self) -> None:
-        image = self._value("image")
+        image = self.value("image")
         if not image:
             self.say("Which image?")
             return
         try:
-            command = tuple(shlex.split(self._value("command")))
+            command = tuple(shlex.split(self.value("command")))
         except ValueError as e:
             self.say(f"command: {e}")
             return
         self.dismiss(CreateOptions(
-            image=image, name=self._value("name"), command=command,
-            publish=_items(self._value("publish")), env=_items(self._value("env")),
-            volumes=_items(self._value("volumes")),
+            image=image, name=self.value("name"), command=command,
+            publish=_items(self.value("publish")), env=_items(self.value("env")),
+            volumes=_items(self.value("volumes")),
             restart=str(self.query_one("#restart", Select).value)))
 
     @on(Input.Submitted)

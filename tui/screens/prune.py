@@ -22,15 +22,15 @@ from ..state import PRUNE_KINDS, PrunePlanned, prune
 __all__ = ["PruneScreen"]
 
 MAX_LINES = 40
-_KEYS = {"images": "i", "all-images": "a", "containers": "c", "volumes": "v"}
+# kind → its key and what the help screen says of it (the dialog says PRUNE_KINDS')
+_KEYS = {"images": ("i", "dangling images"), "all-images": ("a", "all unused images"),
+         "containers": ("c", "stopped containers"), "volumes": ("v", "volumes")}
 
 
 class PruneScreen(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("i", "kind('images')", "dangling images", id="prune.images"),
-        Binding("a", "kind('all-images')", "all unused images", id="prune.all_images"),
-        Binding("c", "kind('containers')", "stopped containers", id="prune.containers"),
-        Binding("v", "kind('volumes')", "volumes", id="prune.volumes"),
+        *(Binding(key, f"kind('{kind}')", does, id=f"prune.{kind.replace('-', '_')}")
+          for kind, (key, does) in _KEYS.items()),
         Binding("y", "confirm", "prune", id="prune.yes"),
         Binding("n,escape", "cancel", "cancel", id="prune.no"),
     ]
@@ -58,7 +58,7 @@ class PruneScreen(ModalScreen[str | None]):
         t = Text()
         for kind, (label, _) in PRUNE_KINDS.items():
             on_ = kind == self.kind
-            t.append(f"{'●' if on_ else '○'} {_KEYS[kind]} {label}   ",
+            t.append(f"{'●' if on_ else '○'} {_KEYS[kind][0]} {label}   ",
                      style="bold" if on_ else "dim")
         return t
 

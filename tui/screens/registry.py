@@ -22,8 +22,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from engine.cli.output import size_text
@@ -32,6 +31,7 @@ from engine.images.reference import parse
 from engine.progress import Progress
 
 from ..state import TransferFinished, TransferProgress
+from .dialogs import FormDialog
 
 if TYPE_CHECKING:
     from ..app import DockyardApp
@@ -57,10 +57,12 @@ def progress_line(p: Progress) -> str:
     return f"{p.id}: {text}" if p.id else text
 
 
-class TransferScreen(ModalScreen[None]):
+class TransferScreen(FormDialog[None]):
     """``pull REF`` or ``push REF``.  ``state``: form, running, cancelling,
     done, failed or cancelled; ``lines`` maps each layer (or message) to
     its line, in the order they first appeared."""
+
+    ERROR = "transfer-error"
 
     DEFAULT_CSS = """
     TransferScreen #transfer-progress { display: none; height: auto; max-height: 16; }
@@ -73,7 +75,7 @@ class TransferScreen(ModalScreen[None]):
     ]
 
     def __init__(self, verb: Literal["pull", "push"], reference: str = "") -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.verb = verb
         self.reference = reference
         self.state = "form"
@@ -99,15 +101,10 @@ class TransferScreen(ModalScreen[None]):
                 yield Checkbox("Skip TLS verification (--tls-verify=false)", id="insecure")
             with VerticalScroll(id="transfer-progress"):
                 yield Static("", id="transfer-lines", markup=False)
-            yield Label("", id="transfer-error", classes="field-error")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(self.verb.title(), id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+            yield from self.error_and_buttons(self.verb.title())
 
     def on_mount(self) -> None:
-        box = self.query_one("#reference", Input)
-        box.focus()
-        box.cursor_position = len(box.value)
+        self.focus_field("reference")
 
     def on_unmount(self) -> None:
         self.cancel.set()  # the App is closing under a running transfer: stop it
@@ -115,20 +112,19 @@ class TransferScreen(ModalScreen[None]):
     def submit(self) -> None:
         if self.state != "form":
             return
-        ref = self.query_one("#reference", Input).value.strip()
+        ref = self.value("reference")
         try:
             parsed = parse(ref) if ref else None
         except InvalidArgument as e:
-            self.query_one("#transfer-error", Label).update(f"invalid reference format: {e}")
+            self.say(f"invalid reference format: {e}")
             return
         if parsed is None:
-            self.query_one("#transfer-error", Label).update(
-                f"Which image? (a name like repository:tag to {self.verb})")
+            self.say(f"Which image? (a name like repository:tag to {self.verb})")
             return
         self.reference, self.state = ref, "running"
         self.add_class("-running")
         self.query_one("#ok", Button).display = False
-        self.query_one("#transfer-error", Label).update("")
+        self.say("")
         self.query_one("#cancel", Button).focus()
         if not parsed.tag and not parsed.digest:
             self.lines["\0default"] = "Using default tag: latest"
@@ -159,13 +155,12 @@ class TransferScreen(ModalScreen[None]):
                 self.dismiss(None)
             self.dockyard.notify(f"{self.verb.title()} cancelled", timeout=4)
             return
-        note = self.query_one("#transfer-error", Label)
         if message.error:
             self.state = "failed"
-            note.update(f"{self.verb} failed: {message.error}")
+            self.say(f"{self.verb} failed: {message.error}")
             return
         self.state, self.image_id = "done", message.image_id
-        note.update(Text(f"{self.verb.title()} complete: {message.reference}", style="green"))
+        self.say(Text(f"{self.verb.title()} complete: {message.reference}", style="green"))
         if self.verb == "pull":
             self.dockyard.show_new_image(message.image_id, message.reference)
 
@@ -173,18 +168,15 @@ class TransferScreen(ModalScreen[None]):
         if self.state == "running":
             self.state = "cancelling"
             self.cancel.set()
-            self.query_one("#transfer-error", Label).update("Cancelling…")
+            self.say("Cancelling…")
         else:
             self.cancel.set()
             self.dismiss(None)
 
+    def action_cancel(self) -> None:
+        """The Cancel button (Close once the transfer ended) does what esc does."""
+        self.action_back()
+
     @on(Input.Submitted)
     def _entered(self) -> None:
         self.submit()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "ok":
-            self.submit()
-        else:
-            self.action_back()
