@@ -13,8 +13,8 @@ archive and 100 containers of its own.
   ``tmux new-session``.  The Images pane is the one ``dockyard`` opens on;
   for the Containers pane ``1`` is sent as soon as the tab line shows.  The
   peers print the same data once: ``ps -a`` + ``images``.
-- UI-thread time per refresh: the same App run by this script (``--probe``,
-  what ``tui.app.run`` does) in tmux, with the UI thread's CPU clock read
+- UI-thread time per refresh: the same App run by ``_tui_probe.py`` (what
+  ``tui.app.run`` does) in tmux, with the UI thread's CPU clock read
   at every state refresh, around the StateLoaded and StatsSampled handlers
   and around every repaint (``Screen._on_timer_update``).  30 refreshes on
   each of the Containers and Images panes.  Its start-up marks (imports,
@@ -42,13 +42,13 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import PODMAN_ULIMITS, REPO, SHARED, have, podman, report, run  # noqa: E402
+from bench._common import PODMAN_ULIMITS, SHARED, have, podman, report, run  # noqa: E402
+from bench._tmux import Term, out  # noqa: E402
 
 IMAGES, CONTAINERS, REFRESH = 300, 100, 1.0
 IMAGE = "busybox:1.37.0-musl"
@@ -103,69 +103,10 @@ def write_archive(out: Path, n: int) -> None:
         tar.addfile(info, io.BytesIO(manifest_json))
 
 
-def out(cmd: list[str]) -> str:
-    r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{r.stderr}")
-    return r.stdout.strip()
-
-
 def start_containers(run_cmd: list[str], n: int) -> list[str]:
     """``n`` detached sleepers, PARALLEL at a time (each CLI call returns once it runs)."""
     with ThreadPoolExecutor(PARALLEL) as pool:
         return list(pool.map(lambda _: out([*run_cmd, "sleep", "100000"]), range(n)))
-
-
-# -- a real terminal ---------------------------------------------------------------
-class Term:
-    """One tmux server of our own; each ``start`` is a fresh session running ``cmd``."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.socket, self.env = f"dockyard-bench-tui-{os.getpid()}", env
-
-    def __call__(self, *args: str) -> str:
-        return out(["tmux", "-L", self.socket, *args])
-
-    def start(self, cmd: list[str]) -> float:
-        line = " ".join(["exec", "env", *(f"{k}={v}" for k, v in self.env.items()), *cmd])
-        t = time.time()  # wall clock: the probe's marks are compared with it
-        self("new-session", "-d", "-s", "dy", "-x", str(SIZE[0]), "-y", str(SIZE[1]),
-             "-c", str(REPO), line)
-        return t
-
-    def pid(self) -> int:
-        return int(self("display-message", "-p", "-t", "dy", "#{pane_pid}"))
-
-    def screen(self) -> str:
-        return self("capture-pane", "-p", "-t", "dy")
-
-    def keys(self, *keys: str) -> None:
-        self("send-keys", "-t", "dy", *keys)
-
-    def wait(self, ok: Callable[[str], bool], what: str, timeout: float = 60.0) -> float:
-        deadline = time.time() + timeout
-        while True:
-            screen = self.screen()
-            if ok(screen):
-                return time.time()
-            if time.time() > deadline:
-                raise SystemExit(f"{what} never showed; the screen was:\n{screen}")
-            time.sleep(0.02)
-
-    def quit(self) -> None:
-        self.keys("q")
-        deadline = time.monotonic() + 15
-        while subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "dy"],
-                             capture_output=True).returncode == 0:
-            if time.monotonic() > deadline:
-                self("kill-session", "-t", "dy")
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        """Stop the server and remove its socket (kill-server leaves the file)."""
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
-        tmpdir = os.environ.get("TMUX_TMPDIR") or "/tmp"
-        Path(tmpdir, f"tmux-{os.getuid()}", self.socket).unlink(missing_ok=True)
 
 
 def tabs_up(s: str) -> bool:
@@ -264,10 +205,11 @@ def idle_cpu(term: Term) -> dict[str, tuple[float, float]]:
 
 
 def ui_per_refresh(term: Term, work: Path) -> tuple[dict[str, list[dict]], dict[str, float]]:
-    """Run the probe (``--probe``): 30 refreshes on each pane, then read its
+    """Run the probe (``_tui_probe.py``): 30 refreshes on each pane, then read its
     record.  Also returns its start-up marks, in seconds after the spawn."""
     record = work / "probe.json"
-    t0 = term.start([sys.executable, str(Path(__file__).resolve()), "--probe", str(record)])
+    t0 = term.start([sys.executable, str(Path(__file__).with_name("_tui_probe.py")),
+                     str(record)])
     painted_at = term.wait(images_painted, "the probe's Images pane")
     for key, painted in (("1", containers_painted), ("2", images_painted)):
         term.keys(key)
@@ -290,72 +232,6 @@ def ui_per_refresh(term: Term, work: Path) -> tuple[dict[str, list[dict]], dict[
     return {p: c[2:][-REFRESHES:] for p, c in by_pane.items()}, marks
 
 
-def probe(record: str) -> None:
-    """Inside tmux: ``tui.app.run`` with the UI thread's CPU clock read around the
-    refresh handlers and every repaint; the record is written when it quits."""
-    marks = {"python": time.time()}
-    from textual.screen import Screen
-
-    from tui import app as tui_app
-    from tui import workers
-    from tui.screens.main import MainScreen
-
-    marks["imported"] = time.time()
-    cycles: list[dict] = []
-    acc = {"paint": 0.0, "paints": 0, "stats_cpu": 0.0}
-    orig_state = tui_app.DockyardApp.on_state_loaded
-    orig_stats = tui_app.DockyardApp.on_stats_sampled
-    orig_paint = Screen._on_timer_update
-    orig_mount, orig_load = tui_app.DockyardApp.on_mount, workers.load_state
-    orig_main_mount = MainScreen.on_mount
-
-    def on_main_mount(self) -> None:
-        marks.setdefault("main", time.time())
-        orig_main_mount(self)
-
-    def on_mount(self) -> None:
-        marks.setdefault("mounted", time.time())
-        orig_mount(self)
-
-    def load_state(*args, **kw):
-        marks.setdefault("load_state", time.time())
-        try:
-            return orig_load(*args, **kw)
-        finally:
-            marks.setdefault("loaded", time.time())
-
-    def on_state_loaded(self, message) -> None:
-        thread, process, wall = time.thread_time(), time.process_time(), time.perf_counter()
-        orig_state(self, message)
-        marks.setdefault("applied", time.time())
-        current = next((s.current for s in self.screen_stack if hasattr(s, "current")), "")
-        cycles.append({**acc, "pane": current, "thread": thread, "process": process,
-                       "wall": time.perf_counter() - wall, "cpu": time.thread_time() - thread})
-
-    def on_stats_sampled(self, message) -> None:
-        c = time.thread_time()
-        orig_stats(self, message)
-        acc["stats_cpu"] += time.thread_time() - c
-
-    def paint(self) -> None:
-        c = time.thread_time()
-        orig_paint(self)
-        marks.setdefault("frame", time.time())
-        acc["paint"] += time.thread_time() - c
-        acc["paints"] += 1
-
-    tui_app.DockyardApp.on_mount = on_mount  # type: ignore[method-assign]
-    MainScreen.on_mount = on_main_mount  # type: ignore[method-assign]
-    workers.load_state = load_state
-    tui_app.DockyardApp.on_state_loaded = on_state_loaded  # type: ignore[method-assign]
-    tui_app.DockyardApp.on_stats_sampled = on_stats_sampled  # type: ignore[method-assign]
-    Screen._on_timer_update = paint  # type: ignore[method-assign]
-    try:
-        tui_app.run(os.environ["DOCKYARD_ROOT"])
-    finally:
-        Path(record).write_text(json.dumps({"cycles": cycles, "marks": marks}))
-
-
 # -- the run ---------------------------------------------------------------------
 def ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:7.1f} ms (max {max(values) * 1000:.1f})"
@@ -376,7 +252,7 @@ def main() -> None:
         write_archive(archive, IMAGES - 1)
         run([*d, "load", "-q", "-i", str(ARCHIVE)])
         run([*d, "load", "-q", "-i", str(archive)])
-        term = Term({"DOCKYARD_ROOT": str(root), "HOME": str(home), "TERM": "xterm-256color",
+        term = Term(SIZE, {"DOCKYARD_ROOT": str(root), "HOME": str(home), "TERM": "xterm-256color",
                      "DOCKYARD_CONFIG": str(work / "config.toml"),
                      "PATH": os.environ.get("PATH", "/usr/bin:/bin")})
         try:
@@ -484,7 +360,4 @@ def _timed(cmds: list[list[str]]) -> float:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--probe"]:
-        probe(sys.argv[2])
-    else:
-        main()
+    main()
