@@ -65,6 +65,17 @@ def test_cpu_and_memory_columns(busy):
         # stopped: a dash, as lazydocker shows
         assert row(idle).cells[CPU] == row(idle).cells[MEMORY] == "—"
         assert idle not in pane.stats
+        # a reading that would change no text on screen rebuilds no rows
+        calls: list[int] = []
+        orig = pane.set_rows
+        pane.set_rows = lambda rows: (calls.append(1), orig(rows))[1]  # type: ignore[method-assign]
+        reading = dict(pane.stats)
+        pane.show_stats(reading)
+        assert calls == []
+        pane.show_stats({})  # every reading gone: the columns change
+        assert calls == [1]
+        del pane.set_rows
+        pane.show_stats(reading)
         # sorting by CPU puts the busy one first
         await pilot.press("C")
         assert pane.shown[0].key == cid

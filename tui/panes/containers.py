@@ -88,6 +88,7 @@ class ContainersPane(ListPane):
         self.sampling: str | None = None  # the container the live panel follows
         self.last_sample: Any = None
         self.stats: dict[str, Any] = {}  # container ID → runtime.stats.ContainerStats
+        self._stats_texts: dict[str, tuple[str, str]] = {}  # what the last reading showed
         self._containers: tuple[ContainerSummary, ...] = ()
         self._now = 0.0
         self._drawn: tuple | None = None  # what the table shows: keys, columns, widths …
@@ -154,9 +155,14 @@ class ContainersPane(ListPane):
 
     # -- CPU % and memory -------------------------------------------------------
     def show_stats(self, stats: dict[str, Any]) -> None:
-        """A reading of every running container (the App's ``sample_stats``)."""
-        self.stats = stats
-        if self.loaded:
+        """A reading of every running container (the App's ``sample_stats``).
+        A reading that changes no text on screen (idle containers: 0.00 % and
+        the same memory) rebuilds no rows, unless the rows are sorted by it."""
+        texts = {cid: (cpu_text(s.cpu_percent), bytes_size(s.mem_usage))
+                 for cid, s in stats.items()}
+        same = texts == self._stats_texts and self.sort_col not in ("cpu", "memory")
+        self.stats, self._stats_texts = stats, texts
+        if self.loaded and not same:
             self.set_rows(self._with_stats(container_rows(self._containers, self._now)))
 
     def _with_stats(self, rows: list[Row]) -> list[Row]:
