@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MUSL, REPO, dockyard
+from tests.conftest import REPO, dockyard
 
 IMAGE = "busybox:1.37.0-musl"
 CONSOLE = Path(sys.executable).with_name("dockyard")
@@ -51,48 +51,39 @@ def cli(*args: str, via_click: bool = False, env: dict | None = None,
     return ran
 
 
-@pytest.fixture
-def loaded(root):
-    dockyard(root, "load", "-i", str(MUSL))
-    yield root
-    ids = dockyard(root, "ps", "-aq", "--no-trunc", check=False).stdout.decode().split()
-    if ids:
-        dockyard(root, "rm", "-f", *ids, check=False)
-
-
-def test_run_rm_prints_the_output_without_click(loaded) -> None:
-    r = cli("--root", str(loaded), "run", "--rm", "--network", "none", IMAGE,
+def test_run_rm_prints_the_output_without_click(croot) -> None:
+    r = cli("--root", str(croot), "run", "--rm", "--network", "none", IMAGE,
             "sh", "-c", "echo out; echo err >&2; exit 3")
     assert (r.code, r.out) == (3, "out\n"), r.err
     assert "err\n" in r.err
     assert not r.used_click
     assert "engine.cli.runcmd" in r.modules
-    assert dockyard(loaded, "ps", "-aq").stdout == b""  # --rm removed it
+    assert dockyard(croot, "ps", "-aq").stdout == b""  # --rm removed it
 
 
-def test_run_true_exits_0(loaded) -> None:
-    r = cli("--root", str(loaded), "run", "--rm", "--network", "none", IMAGE, "true")
+def test_run_true_exits_0(croot) -> None:
+    r = cli("--root", str(croot), "run", "--rm", "--network", "none", IMAGE, "true")
     assert (r.code, r.out, r.err) == (0, "", "")
     assert not r.used_click
 
 
-def test_container_create_and_run_detached_print_the_id(loaded) -> None:
-    r = cli(f"--root={loaded}", "container", "create", "--name", "made", "--network=none",
+def test_container_create_and_run_detached_print_the_id(croot) -> None:
+    r = cli(f"--root={croot}", "container", "create", "--name", "made", "--network=none",
             "-eGREETING=hi", IMAGE, "sh", "-c", "echo $GREETING")
     assert r.code == 0, r.err
     assert re.fullmatch(r"[0-9a-f]{64}\n", r.out) and not r.used_click
-    assert dockyard(loaded, "start", "-a", "made").stdout == b"hi\n"
-    r = cli("--root", str(loaded), "run", "-dit", "--network", "none", IMAGE, "sleep", "100")
+    assert dockyard(croot, "start", "-a", "made").stdout == b"hi\n"
+    r = cli("--root", str(croot), "run", "-dit", "--network", "none", IMAGE, "sleep", "100")
     assert r.code == 0, r.err
     assert re.fullmatch(r"[0-9a-f]{64}\n", r.out) and not r.used_click
-    state = dockyard(loaded, "inspect", "-f", "{{.State.Status}} {{.Config.Tty}}",
+    state = dockyard(croot, "inspect", "-f", "{{.State.Status}} {{.Config.Tty}}",
                      r.out.strip()).stdout
     assert state == b"running true\n"
 
 
-def test_the_root_comes_from_dockyard_root(loaded) -> None:
+def test_the_root_comes_from_dockyard_root(croot) -> None:
     r = cli("run", "--rm", "--network", "none", IMAGE, "echo", "there",
-            env={"DOCKYARD_ROOT": str(loaded)})
+            env={"DOCKYARD_ROOT": str(croot)})
     assert (r.code, r.out) == (0, "there\n"), r.err
     assert not r.used_click
 
@@ -106,10 +97,10 @@ def test_the_root_comes_from_dockyard_root(loaded) -> None:
     ("run", "--rm", "--network", "none", IMAGE, "/no/such/binary"),  # start failed: 127
     ("run", "--rm", "--network", "none", "--env-file", "/no/such/file", IMAGE),
 ], ids=lambda a: " ".join(a))
-def test_errors_read_as_the_group_prints_them(loaded, args) -> None:
-    dockyard(loaded, "create", "--name", "taken", "--network", "none", IMAGE)
-    fast = cli("--root", str(loaded), *args)
-    slow = cli("--root", str(loaded), *args, via_click=True)
+def test_errors_read_as_the_group_prints_them(croot, args) -> None:
+    dockyard(croot, "create", "--name", "taken", "--network", "none", IMAGE)
+    fast = cli("--root", str(croot), *args)
+    slow = cli("--root", str(croot), *args, via_click=True)
     assert not fast.used_click and slow.used_click
     assert (fast.code, fast.out, fast.err) == (slow.code, slow.out, slow.err)
     assert fast.code != 0 and fast.err.startswith("Error: ") and fast.err.count("\n") == 1
@@ -119,9 +110,9 @@ def test_errors_read_as_the_group_prints_them(loaded, args) -> None:
     ("run", "--help"), ("run",), ("run", "--bogus", IMAGE), ("run", "--cpus", "x", IMAGE),
     ("container", "run", "--rm=yes", IMAGE), ("create", "--name"),
 ], ids=lambda a: " ".join(a))
-def test_what_the_fast_parser_refuses_goes_to_click(loaded, args) -> None:
-    fast = cli("--root", str(loaded), *args)
-    slow = cli("--root", str(loaded), *args, via_click=True)
+def test_what_the_fast_parser_refuses_goes_to_click(croot, args) -> None:
+    fast = cli("--root", str(croot), *args)
+    slow = cli("--root", str(croot), *args, via_click=True)
     assert fast.used_click
     assert (fast.code, fast.out, fast.err) == (slow.code, slow.out, slow.err)
     assert fast.code in (0, 125)
