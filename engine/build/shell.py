@@ -162,6 +162,17 @@ class _Run:
         self.matched: set[str] = set()
         self.unmatched: set[str] = set()
 
+    def stop_on_closed(self, stop: str, raw_escapes: bool, missing: str) -> str:
+        """:meth:`stop_on`'s word; at the end of the input, BuildKit's "syntax
+        error: missing …" instead of the scanner's own complaint."""
+        try:
+            word, _ = self.stop_on(stop, raw_escapes)
+        except _Fail:
+            if self.scan.peek() == _EOF:
+                raise _Fail(f"syntax error: missing {missing}") from None
+            raise
+        return word
+
     def stop_on(self, stop: str, raw_escapes: bool) -> tuple[str, list[str]]:
         saved = self.raw_escapes
         self.raw_escapes = raw_escapes
@@ -333,12 +344,7 @@ class _Run:
         raw = ch in ("#", "%")
         if null_is_unset and raw:
             raise _Fail(f"unsupported modifier ({chs}) in substitution")
-        try:
-            word, _ = self.stop_on("}", raw)
-        except _Fail:
-            if self.scan.peek() == _EOF:
-                raise _Fail("syntax error: missing '}'") from None
-            raise
+        word = self.stop_on_closed("}", raw, "'}'")
         value, found = self.get_env(name)
         if self.lex.skip_unset_env and not found:
             return "${" + name + chs + word + "}"
@@ -370,18 +376,8 @@ class _Run:
         replace_all = self.scan.peek() == "/"
         if replace_all:
             self.scan.next()
-        try:
-            pattern, _ = self.stop_on("/", True)
-        except _Fail:
-            if self.scan.peek() == _EOF:
-                raise _Fail("syntax error: missing '/' in ${}") from None
-            raise
-        try:
-            replacement, _ = self.stop_on("}", True)
-        except _Fail:
-            if self.scan.peek() == _EOF:
-                raise _Fail("syntax error: missing '}'") from None
-            raise
+        pattern = self.stop_on_closed("/", True, "'/' in ${}")
+        replacement = self.stop_on_closed("}", True, "'}'")
         value, found = self.get_env(name)
         if self.lex.skip_unset_env and not found:
             return "${" + name + "/" + pattern + "/" + replacement + "}"
