@@ -18,15 +18,14 @@ under the host-wide :func:`network_lock`.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import os
-import secrets
 import time
 from collections.abc import Sequence
 
 from ..errors import Conflict, InvalidArgument, NotFound, StartFailed
+from ..images.digest import sha256_hex
 from ..store import Store
 from ..store.events import emit
 from . import (
@@ -48,7 +47,7 @@ __all__ = ["BridgeDriver", "bridge_down", "network_lock"]
 
 
 def veth_name(cid: str, network_id: str) -> str:
-    return "veth" + hashlib.sha256(f"{cid}{network_id}".encode()).hexdigest()[:7]
+    return "veth" + sha256_hex(f"{cid}{network_id}".encode())[:7]
 
 
 def bridge_down(net: Network, ipr=None) -> None:  # noqa: ANN001
@@ -80,7 +79,7 @@ class BridgeDriver:
             raise InvalidArgument("network-scoped aliases are only supported for "
                                   "user-defined networks")
         specs = ports.parse_all(req.publish, req.exposed, req.publish_all)
-        eid = secrets.token_hex(32)
+        eid = os.urandom(32).hex()
         with network_lock():
             self._release(req.cid)  # a stale attachment (a crash) goes first
             published = self._reserve_ports(req.name, eid, specs)  # may refuse: nothing made yet
@@ -174,7 +173,7 @@ class BridgeDriver:
                       "VALUES (?, ?, '', ?)", (cid, path, time.time()))
             for i, (net, aliases) in enumerate(nets):
                 ep = self._new_endpoint(c, cid, net, f"eth{i}", aliases,
-                                        eid if i == 0 else secrets.token_hex(32))
+                                        eid if i == 0 else os.urandom(32).hex())
                 eps.append((net, ep))
             for p in published:
                 c.execute("INSERT INTO port_bindings (container_id, host_ip, host_port, proto, "
@@ -335,7 +334,7 @@ class BridgeDriver:
             try:
                 net = self._bridge_up(ipr, net)
                 with self.db.write() as c:
-                    ep = self._new_endpoint(c, cid, net, ifname, aliases, secrets.token_hex(32))
+                    ep = self._new_endpoint(c, cid, net, ifname, aliases, os.urandom(32).hex())
                 netlink.add_veth(ipr, ep["veth"], net.bridge, netns, ifname, ep["mac"])
                 # the first network of a container that has none gives it its default route
                 gateway = None if names or net.internal else net.gateway

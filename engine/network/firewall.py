@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 
 from ..errors import Unavailable
 
@@ -76,6 +75,8 @@ def _restore(tables: dict[str, list[str]]) -> None:
                           "(apt-get install iptables)")
     script = "".join(f"*{t}\n" + "".join(r + "\n" for r in lines) + "COMMIT\n"
                      for t, lines in tables.items() if lines)
+    import subprocess  # here: a run that publishes nothing never needs it
+
     r = subprocess.run([exe, "--noflush", "-w"], input=script.encode(), capture_output=True)
     if r.returncode != 0:
         raise Unavailable(f"iptables-restore: {r.stderr.decode(errors='replace').strip()}")
@@ -88,6 +89,8 @@ def saved() -> dict[str, list[str]]:
         return {}
     out: dict[str, list[str]] = {}
     table = ""
+    import subprocess
+
     text = subprocess.run([exe], capture_output=True).stdout.decode(errors="replace")
     for line in text.splitlines():
         if line.startswith("*"):

@@ -13,14 +13,14 @@ A container's networks are ``HostConfig.NetworkMode`` plus the rows of
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 import re
-import secrets
 import time
 from dataclasses import dataclass, field
 
 from ..errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from ..images.digest import sha256_hex
 from ..store import DEFAULT_ROOT, Store
 from ..store.events import emit
 from . import ipam
@@ -63,7 +63,7 @@ def _net(row) -> Network:  # noqa: ANN001
 
 
 def predefined_id(root: str, name: str) -> str:
-    return hashlib.sha256(f"{root}\0{name}".encode()).hexdigest()
+    return sha256_hex(f"{root}\0{name}".encode())
 
 
 class Networks:
@@ -78,7 +78,7 @@ class Networks:
             return _net(row)
         root = self.store.root
         bridge = "dockyard0" if root == DEFAULT_ROOT else \
-            "dy" + hashlib.sha256(root.encode()).hexdigest()[:10]
+            "dy" + sha256_hex(root.encode())[:10]
         try:  # the host's routes are checked when the bridge comes up
             return self._insert(DEFAULT, bridge=bridge, subnet="", gateway="", internal=False,
                                 labels={}, options={}, check_host=False, event=False)
@@ -131,7 +131,7 @@ class Networks:
             raise InvalidArgument("every ip-range or gateway must have a corresponding subnet")
         if name == DEFAULT or self.db.one("SELECT 1 FROM networks WHERE name = ?", (name,)):
             raise AlreadyExists(f"network with name {name} already exists")
-        nid = secrets.token_hex(32)
+        nid = os.urandom(32).hex()
         bridge = (options or {}).get("com.docker.network.bridge.name") or f"br-{nid[:12]}"
         if len(bridge) > 15:
             raise InvalidArgument(f"bridge name {bridge!r} is longer than 15 characters")
@@ -144,7 +144,7 @@ class Networks:
     def _insert(self, name: str, *, bridge: str, subnet: str, gateway: str, internal: bool,
                 labels: dict[str, str], options: dict[str, str], check_host: bool,
                 event: bool, nid: str = "") -> Network:
-        nid = nid or secrets.token_hex(32)
+        nid = nid or os.urandom(32).hex()
         with network_lock():  # subnet choice must not race another create or bridge-up
             others = [r["subnet"] for r in self.db.query("SELECT subnet FROM networks")]
             if subnet:
