@@ -40,6 +40,7 @@ from .bundle import check_command, make_spec
 from .names import random_name
 from .oci import Runtime
 from .options import CreateOptions, container_config, validate
+from .procfs import alive
 
 ENGINE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIVE = ("running", "paused", "restarting")
@@ -89,7 +90,7 @@ class Containers:
 
     def reconcile(self, row):
         """A live state whose monitor is gone (crash, reboot) becomes exited."""
-        if row["state"] not in LIVE or _alive(row["monitor_pid"]):
+        if row["state"] not in LIVE or alive(row["monitor_pid"]):
             return row
         with self.db.write() as c:
             c.execute("UPDATE containers SET state = 'exited', exit_code = CASE WHEN exit_code "
@@ -289,9 +290,9 @@ class Containers:
                               "WHERE id = ?", (cid,))
             if row is None:
                 return 0
-            if row["state"] in states and not _alive(row["monitor_pid"]):
+            if row["state"] in states and not alive(row["monitor_pid"]):
                 return int(row["exit_code"])
-            if row["state"] in LIVE and not _alive(row["monitor_pid"]):
+            if row["state"] in LIVE and not alive(row["monitor_pid"]):
                 self.row(cid)  # reconcile
                 continue
             if deadline is not None and time.monotonic() > deadline:
@@ -456,16 +457,6 @@ def _signame(sig: str) -> str:
     if not hasattr(_signal, "SIG" + s):
         raise InvalidArgument(f"invalid signal: {sig}")
     return s
-
-
-def _alive(pid: int) -> bool:
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _runtime_message(msg: str) -> str:

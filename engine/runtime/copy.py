@@ -39,8 +39,9 @@ from ..layers import write_layer
 from ..snapshots import Mount
 from ..snapshots.mount import is_mountpoint, mount_all, unmount
 from ..snapshots.overlay import OVERLAY_OPTS
-from .containers import LIVE, Containers, _alive
+from .containers import LIVE, Containers
 from .fdtar import DIR_FLAGS, TarWriter, extract, open_dir
+from .procfs import alive
 from .rootpath import secure_join
 
 # a live container's kernel filesystems: not part of its files (Docker's cp
@@ -52,7 +53,7 @@ PSEUDO = frozenset({"/proc", "/sys", "/dev"})
 def container_root(svc: Containers, cid: str, *, write: bool) -> Iterator[tuple[str, bool]]:
     """(root directory, live) of the container's filesystem as it sees it."""
     row = svc.row(cid)
-    if row["state"] in LIVE and row["pid"] and _alive(row["pid"]):
+    if row["state"] in LIVE and row["pid"] and alive(row["pid"]):
         yield f"/proc/{row['pid']}/root", True
         return
     tmp = tempfile.mkdtemp(prefix=f"cp-{cid[:12]}-", dir=svc.store.tmp)

@@ -46,7 +46,8 @@ import time
 from attachserver import AttachServer  # beside this file, which is on sys.path (see above)
 from jsonlog import Log
 from portproxy import PortProxy
-from runtimecalls import RuntimeCalls, alive, start_failure_code
+from procfs import alive
+from runtimecalls import RuntimeCalls, start_failure_code
 
 PR_SET_CHILD_SUBREAPER = 36
 MNT_DETACH = 2

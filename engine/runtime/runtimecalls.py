@@ -15,7 +15,9 @@ import socket
 import subprocess
 import time
 
-__all__ = ["RuntimeCalls", "alive", "start_failure_code"]
+from procfs import alive  # beside this file, which is on sys.path (see monitor.py)
+
+__all__ = ["RuntimeCalls", "start_failure_code"]
 
 
 class RuntimeCalls:
@@ -168,14 +170,6 @@ def _last_error(path: str) -> str:
                 return line.split("msg=", 1)[1].strip().strip('"').replace('\\"', '"')
             return line
     return ""
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def start_failure_code(msg: str) -> int:

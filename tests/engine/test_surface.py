@@ -64,7 +64,7 @@ def test_the_monitor_is_stdlib_only() -> None:
                        text=True, cwd="/")
     assert r.returncode == 0, r.stderr
     loaded = set(r.stdout.split())
-    assert {"monitor", "attachserver", "jsonlog", "portproxy", "runtimecalls"} <= loaded
+    assert {"monitor", "attachserver", "jsonlog", "portproxy", "runtimecalls", "procfs"} <= loaded
     assert not {m for m in loaded if m.split(".")[0] in ("engine", "click", "pyroute2",
                                                           "textual", "httpx")}
 
