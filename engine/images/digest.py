@@ -38,14 +38,17 @@ def sha256_hex(data: bytes) -> str:
     """The sha256 of a small ``data``: from CPython's built-in module, because
     ``hashlib`` loads OpenSSL (~2 ms on every command); streams of layer
     bytes use ``hashlib``, whose OpenSSL code is faster per byte."""
+    return _small_sha256(data).hexdigest()
+
+
+# looked up once: a failed import searches sys.path again on every call
+try:
+    from _sha256 import sha256 as _small_sha256  # type: ignore[import-not-found]  # 3.11
+except ImportError:  # pragma: no cover - 3.12+ calls it _sha2
     try:
-        from _sha256 import sha256  # type: ignore[import-not-found]  # CPython 3.11
-    except ImportError:  # pragma: no cover - 3.12+ calls it _sha2
-        try:
-            from _sha2 import sha256  # type: ignore[import-not-found, no-redef]
-        except ImportError:
-            from hashlib import sha256  # type: ignore[assignment]
-    return sha256(data).hexdigest()
+        from _sha2 import sha256 as _small_sha256  # type: ignore[import-not-found, no-redef]
+    except ImportError:
+        from hashlib import sha256 as _small_sha256  # type: ignore[assignment]
 
 
 def digest_error(s: str) -> str | None:
